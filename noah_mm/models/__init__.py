@@ -1,0 +1,4 @@
+from .heads import NOAHHead
+from .utils import POCA
+
+__all__ = ['NOAHHead', 'POCA']

@@ -1,0 +1,3 @@
+from .noah_head import NOAHHead
+
+__all__ = ['NOAHHead']

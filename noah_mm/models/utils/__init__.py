@@ -1,0 +1,3 @@
+from .poca import POCA
+
+__all__ = ['POCA']

@@ -1,0 +1,294 @@
+# Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
+"""Pairwise Object Category Attention (POCA): the maths of NOAH in one place.
+
+For a feature map ``F`` of shape ``(B, C, H, W)`` split into ``N`` groups, block
+``i`` computes (paper Eq. 1)::
+
+    A_i = norm(W_k,i * F_k,i)      # (B, M, H, W), norm = softmax over H*W by default
+    V_i = W_v,i * F_v,i            # (B, M, H, W)
+    P_i = A_i * V_i
+    logits = aggregate_{i, h, w} P_i   # (B, M), aggregate = sum by default
+
+Everything that depends on these equations (:class:`NOAHHead`, the detection
+head, the visualisation tool, the checkpoint converter) goes through
+:class:`POCA` and its :meth:`POCA.block_tensors`.
+"""
+import math
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import nn
+
+from noah_mm.registry import MODELS
+
+SPLITS = ('both', 'group', 'none')
+ATTENTIONS = ('spatial_softmax', 'channel_softmax', 'sigmoid')
+AGGREGATIONS = ('sum', 'mean', 'max')
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f'{name} must be an int >= {minimum}, got {value!r} '
+                        f'({type(value).__name__}).')
+    if value < minimum:
+        raise ValueError(f'{name} must be >= {minimum}, got {value}.')
+    return value
+
+
+def _check_choice(name: str, value, choices) -> str:
+    if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}.')
+    return value
+
+
+def split_channels(in_channels: int, num_heads: int,
+                   key_ratio: float) -> tuple:
+    """Key and value channels per block for the two-level split.
+
+    Returns ``(C_k, C_v)`` with ``C_k = floor(r * C / N)`` and
+    ``C_v = C / N - C_k``. Raises ``ValueError`` when either is below 1.
+    """
+    group = in_channels // num_heads
+    # A small tolerance keeps e.g. r=0.7 on 100 channels from flooring to 69.
+    key = int(math.floor(key_ratio * group + 1e-6))
+    return key, group - key
+
+
+@MODELS.register_module()
+class POCA(BaseModule):
+    """Pairwise object category attention over a feature map (NOAH's core).
+
+    Args:
+        in_channels (int): Channels ``C`` of the input map.
+        num_classes (int): Output categories ``M``.
+        num_heads (int): Number of POCA blocks ``N`` (first-level split).
+            Defaults to 4.
+        key_ratio (float): Key ratio ``r`` of the second-level split; each
+            block uses ``floor(r*C/N)`` key channels and the rest of its
+            ``C/N`` channels as values. Only used when ``split='both'``.
+            Defaults to 0.5.
+        dropout (float): Dropout probability on the value tensors.
+            Defaults to 0.
+        split (str): ``'both'`` (the paper's two-level split), ``'group'``
+            (no second-level split: keys and values both read the block's
+            ``C/N`` channels) or ``'none'`` (no split: ``N`` blocks that each
+            read all ``C`` channels). Defaults to ``'both'``.
+        attention (str): Normalisation of the key projection:
+            ``'spatial_softmax'`` (over the ``H*W`` positions, the paper's
+            choice), ``'channel_softmax'`` (over the ``M`` classes) or
+            ``'sigmoid'``. Defaults to ``'spatial_softmax'``.
+        aggregation (str): How the ``N`` blocks' ``H*W*M`` tensors are reduced
+            to ``M`` logits: ``'sum'``, ``'mean'`` or ``'max'`` over blocks and
+            positions. Defaults to ``'sum'``.
+        kernel_size (int): Kernel size of the key/value projections, an odd
+            number (1 or 3 in the paper). Defaults to 1.
+        shared_attention (bool): One spatial attention map per block shared by
+            all classes instead of ``M`` maps. Defaults to False.
+        extra_linear (bool): Add a block-wise linear layer (keys ``C_k->C_k``,
+            values ``C_v->C_v``) before the key/value projections.
+            Defaults to False.
+        init_cfg (dict, optional): mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 num_heads: int = 4,
+                 key_ratio: float = 0.5,
+                 dropout: float = 0.0,
+                 split: str = 'both',
+                 attention: str = 'spatial_softmax',
+                 aggregation: str = 'sum',
+                 kernel_size: int = 1,
+                 shared_attention: bool = False,
+                 extra_linear: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = _check_int('in_channels', in_channels, 1)
+        self.num_classes = _check_int('num_classes', num_classes, 1)
+        self.num_heads = _check_int('num_heads', num_heads, 1)
+        self.split = _check_choice('split', split, SPLITS)
+        self.attention = _check_choice('attention', attention, ATTENTIONS)
+        self.aggregation = _check_choice('aggregation', aggregation,
+                                         AGGREGATIONS)
+        self.kernel_size = _check_int('kernel_size', kernel_size, 1)
+        if kernel_size % 2 != 1:
+            raise ValueError(f'kernel_size must be odd (1 or 3 in the paper) '
+                             f'so the map keeps its size, got {kernel_size}.')
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise TypeError(f'dropout must be a float in [0, 1), got '
+                            f'{dropout!r}.')
+        if not 0 <= dropout < 1:
+            raise ValueError(f'dropout must satisfy 0 <= dropout < 1, got '
+                             f'{dropout}.')
+        self.shared_attention = bool(shared_attention)
+        self.extra_linear = bool(extra_linear)
+        if self.shared_attention and attention == 'channel_softmax':
+            raise ValueError(
+                "attention='channel_softmax' normalises over the classes, "
+                'which is constant with shared_attention=True (one map per '
+                "block); use attention='spatial_softmax' or 'sigmoid'.")
+
+        N, C = num_heads, in_channels
+        if split != 'none' and C % N != 0:
+            raise ValueError(
+                f'in_channels ({C}) must be divisible by num_heads ({N}) for '
+                f"split='{split}'; choose num_heads among the divisors of "
+                f"{C} or use split='none'.")
+        if split == 'both':
+            if isinstance(key_ratio, bool) or not isinstance(
+                    key_ratio, (int, float)):
+                raise TypeError(f'key_ratio must be a float in (0, 1), got '
+                                f'{key_ratio!r}.')
+            if not 0 < key_ratio < 1:
+                raise ValueError(f'key_ratio must satisfy 0 < key_ratio < 1, '
+                                 f'got {key_ratio}.')
+            key_ch, value_ch = split_channels(C, N, key_ratio)
+            if key_ch < 1 or value_ch < 1:
+                raise ValueError(
+                    f'key_ratio={key_ratio} with in_channels={C} and '
+                    f'num_heads={N} gives {key_ch} key and {value_ch} value '
+                    f'channels per block (C/N={C // N}); each needs >= 1: '
+                    f'raise or lower key_ratio, or lower num_heads.')
+            key_in, value_in = key_ch, value_ch
+        elif split == 'group':
+            key_in = value_in = C // N
+        else:
+            key_in = value_in = C
+        self.key_ratio = key_ratio
+        self.key_channels, self.value_channels = key_in, value_in
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+        M, k = num_classes, kernel_size
+        key_out = 1 if self.shared_attention else M
+        self.key_weight = nn.Parameter(torch.empty(N, key_out, key_in, k, k))
+        self.key_bias = nn.Parameter(torch.zeros(N, key_out))
+        self.value_weight = nn.Parameter(torch.empty(N, M, value_in, k, k))
+        self.value_bias = nn.Parameter(torch.zeros(N, M))
+        if self.extra_linear:
+            self.key_pre_weight = nn.Parameter(torch.empty(N, key_in, key_in))
+            self.key_pre_bias = nn.Parameter(torch.zeros(N, key_in))
+            self.value_pre_weight = nn.Parameter(
+                torch.empty(N, value_in, value_in))
+            self.value_pre_bias = nn.Parameter(torch.zeros(N, value_in))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Initialise like PyTorch's convolutions (Kaiming uniform, a=sqrt(5))."""
+        for name in ('key_weight', 'value_weight', 'key_pre_weight',
+                     'value_pre_weight'):
+            weight = getattr(self, name, None)
+            if weight is None:
+                continue
+            fan_in = weight[0, 0].numel()
+            bound = 1.0 / math.sqrt(fan_in)
+            nn.init.uniform_(weight, -bound, bound)
+        for name in ('key_bias', 'value_bias', 'key_pre_bias',
+                     'value_pre_bias'):
+            bias = getattr(self, name, None)
+            if bias is not None:
+                nn.init.zeros_(bias)
+
+    # ------------------------------------------------------------------ #
+    # input layout
+    # ------------------------------------------------------------------ #
+    def _block_inputs(self, x: torch.Tensor):
+        """Per-block key and value inputs as ``(B, N*Cin, H, W)`` tensors.
+
+        With ``split='none'`` every block reads the whole map, so the input is
+        returned once (``groups=1`` convolutions produce all blocks at once).
+        """
+        B, C, H, W = x.shape
+        N = self.num_heads
+        if self.split == 'both':
+            grouped = x.view(B, N, C // N, H, W)
+            keys = grouped[:, :, :self.key_channels].reshape(B, -1, H, W)
+            values = grouped[:, :, self.key_channels:].reshape(B, -1, H, W)
+            return keys, values
+        return x, x
+
+    @staticmethod
+    def _blockwise(x: torch.Tensor, weight: torch.Tensor,
+                   bias: torch.Tensor) -> torch.Tensor:
+        """Apply ``N`` block projections ``weight (N, out, Cin, k, k)``.
+
+        ``x`` holds either one input per block (``N*Cin`` channels, a grouped
+        convolution) or one input shared by all blocks (``Cin`` channels,
+        ``split='none'``). Returns ``(B, N, out, H, W)``.
+        """
+        N, out, cin, k, _ = weight.shape
+        groups = x.shape[1] // cin
+        y = F.conv2d(x, weight.reshape(N * out, cin, k, k), bias.reshape(-1),
+                     padding=k // 2, groups=groups)
+        return y.unflatten(1, (N, out))
+
+    def block_tensors(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The per-block tensors of Eq. 1, for analysis and visualisation.
+
+        Args:
+            x (Tensor): Feature map ``(B, C, H, W)``.
+
+        Returns:
+            dict: ``attention`` ``A`` and ``value`` ``V`` of shape
+            ``(B, N, M or 1, H, W)`` and ``poca`` ``P = A*V`` of shape
+            ``(B, N, M, H, W)``.
+        """
+        self._check_input(x)
+        keys, values = self._block_inputs(x)
+        if self.extra_linear:
+            keys = self._blockwise(keys, self.key_pre_weight[..., None, None],
+                                   self.key_pre_bias).flatten(1, 2)
+            values = self._blockwise(values,
+                                     self.value_pre_weight[..., None, None],
+                                     self.value_pre_bias).flatten(1, 2)
+        logits = self._blockwise(keys, self.key_weight, self.key_bias)
+        value = self._blockwise(values, self.value_weight, self.value_bias)
+        value = self.dropout(value)
+        attention = self._normalise(logits)
+        return dict(attention=attention, value=value, poca=attention * value)
+
+    def _normalise(self, logits: torch.Tensor) -> torch.Tensor:
+        """Attention normalisation of the key logits ``(B, N, Mk, H, W)``."""
+        if self.attention == 'sigmoid':
+            return torch.sigmoid(logits)
+        if self.attention == 'channel_softmax':
+            return logits.float().softmax(dim=2).to(logits.dtype)
+        B, N, Mk, H, W = logits.shape
+        # The softmax runs in fp32 so half-precision inputs cannot overflow.
+        flat = logits.float().reshape(B, N, Mk, H * W).softmax(dim=-1)
+        return flat.reshape(B, N, Mk, H, W).to(logits.dtype)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError(f'POCA expects a (B, C, H, W) map, got shape '
+                             f'{tuple(x.shape)}.')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'the feature map has {x.shape[1]} channels but in_channels='
+                f'{self.in_channels}; set in_channels to the channels of the '
+                f'input (shape {tuple(x.shape)}).')
+
+    def aggregate(self, poca: torch.Tensor) -> torch.Tensor:
+        """Reduce ``(B, N, M, H, W)`` local POCAs to ``(B, M)`` logits."""
+        B, N, M, H, W = poca.shape
+        flat = poca.transpose(1, 2).reshape(B, M, N * H * W)
+        if self.aggregation == 'sum':
+            return flat.sum(-1)
+        if self.aggregation == 'mean':
+            return flat.mean(-1)
+        return flat.amax(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(B, M)`` from a feature map ``(B, C, H, W)``."""
+        return self.aggregate(self.block_tensors(x)['poca'])
+
+    def extra_repr(self) -> str:
+        return (f'in_channels={self.in_channels}, num_classes='
+                f'{self.num_classes}, num_heads={self.num_heads}, '
+                f'key_ratio={self.key_ratio}, split={self.split!r}, '
+                f'attention={self.attention!r}, aggregation='
+                f'{self.aggregation!r}, kernel_size={self.kernel_size}, '
+                f'shared_attention={self.shared_attention}, '
+                f'extra_linear={self.extra_linear}')

@@ -1,0 +1,1 @@
+import noah_mm  # noqa: F401  (registers NOAHHead and friends)
