@@ -83,6 +83,11 @@ else
     log "reusing cached wheel $MMCV_WHEEL"
 fi
 
+# A pure-Python mmcv (mmcv-lite, or a wheel built without ops) cannot serve
+# mmdet: replace it by the compiled wheel.
+if ! "$VENV/bin/python" -c "import mmcv._ext" >/dev/null 2>&1; then
+    run_pip uninstall -q -y mmcv mmcv-lite >/dev/null 2>&1 || true
+fi
 log "step 3/4: OpenMMLab stack and project requirements"
 pip_install "$MMCV_WHEEL" \
     -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"

@@ -250,15 +250,19 @@ class POCA(BaseModule):
         return dict(attention=attention, value=value, poca=attention * value)
 
     def _normalise(self, logits: torch.Tensor) -> torch.Tensor:
-        """Attention normalisation of the key logits ``(B, N, Mk, H, W)``."""
+        """Attention normalisation of the key logits ``(B, N, Mk, H, W)``.
+
+        Softmax runs in at least fp32, so half-precision inputs under autocast
+        cannot overflow; the result is cast back to the input's dtype.
+        """
         if self.attention == 'sigmoid':
             return torch.sigmoid(logits)
+        dtype = logits.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
         if self.attention == 'channel_softmax':
-            return logits.float().softmax(dim=2).to(logits.dtype)
-        B, N, Mk, H, W = logits.shape
-        # The softmax runs in fp32 so half-precision inputs cannot overflow.
-        flat = logits.float().reshape(B, N, Mk, H * W).softmax(dim=-1)
-        return flat.reshape(B, N, Mk, H, W).to(logits.dtype)
+            return logits.softmax(dim=2).to(dtype)
+        return logits.flatten(3).softmax(dim=-1).view_as(logits).to(dtype)
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4:

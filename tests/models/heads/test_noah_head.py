@@ -111,7 +111,7 @@ def test_input_projection_tanh_and_hswish():
     assert n == 144 * 192 + 192 + 192 * 1000 + 2 * 4 * 1000
     v3 = build(in_channels=16, in_proj=dict(
         out_channels=32, act_cfg=dict(type='HSwish')))
-    assert type(v3.in_proj[1]).__name__ == 'HSwish'
+    assert isinstance(v3.in_proj[1], torch.nn.Hardswish)  # mmcv's HSwish
 
 
 # ----------------------------------------------------------- loss / predict
