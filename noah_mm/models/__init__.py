@@ -1,3 +1,4 @@
+from . import backbones, roi_heads  # noqa: F401  (register on import)
 from .heads import NOAHHead
 from .utils import POCA
 

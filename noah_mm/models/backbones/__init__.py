@@ -1,0 +1,2 @@
+# Modules here register themselves on import.
+__all__ = []
