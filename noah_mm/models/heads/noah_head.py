@@ -49,6 +49,10 @@ class NOAHHead(ClsHead):
             classes. Defaults to False.
         extra_linear (bool): Block-wise linear layer before the key/value
             projections. Defaults to False.
+        channel_layout (str): ``'group_first'`` (the paper) or
+            ``'split_first'`` (the authors' code; keys are the first
+            ``N*C_k`` channels). See :class:`POCA`. Defaults to
+            ``'group_first'``.
         in_proj (dict, optional): Projection applied before the head, e.g.
             ``dict(out_channels=192, act_cfg=dict(type='Tanh'))`` (DeiT-Tiny
             0.75x/0.5x) or ``dict(out_channels=1280,
@@ -82,6 +86,7 @@ class NOAHHead(ClsHead):
                  kernel_size: int = 1,
                  shared_attention: bool = False,
                  extra_linear: bool = False,
+                 channel_layout: str = 'group_first',
                  in_proj: Optional[dict] = None,
                  with_cls_token: bool = False,
                  input_format: str = 'auto',
@@ -137,7 +142,8 @@ class NOAHHead(ClsHead):
             aggregation=aggregation,
             kernel_size=kernel_size,
             shared_attention=shared_attention,
-            extra_linear=extra_linear)
+            extra_linear=extra_linear,
+            channel_layout=channel_layout)
 
     def _to_map(self, x: torch.Tensor) -> torch.Tensor:
         """Bring a backbone output to a ``(B, C, H, W)`` map."""

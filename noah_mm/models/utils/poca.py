@@ -26,6 +26,7 @@ from noah_mm.registry import MODELS
 SPLITS = ('both', 'group', 'none')
 ATTENTIONS = ('spatial_softmax', 'channel_softmax', 'sigmoid')
 AGGREGATIONS = ('sum', 'mean', 'max')
+CHANNEL_LAYOUTS = ('group_first', 'split_first')
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -89,6 +90,15 @@ class POCA(BaseModule):
         extra_linear (bool): Add a block-wise linear layer (keys ``C_k->C_k``,
             values ``C_v->C_v``) before the key/value projections.
             Defaults to False.
+        channel_layout (str): Which input channels block ``i`` reads with
+            ``split='both'``. ``'group_first'`` (the paper's description):
+            block ``i`` owns channels ``[i*C/N, (i+1)*C/N)``, keys first.
+            ``'split_first'`` (the authors' released code): the first
+            ``N*C_k`` channels are keys, block ``i`` reading
+            ``[i*C_k, (i+1)*C_k)``, the rest are values in the same order.
+            The two are the same model up to a permutation of the input
+            channels; ``'split_first'`` loads the authors' checkpoints
+            exactly. Defaults to ``'group_first'``.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -104,6 +114,7 @@ class POCA(BaseModule):
                  kernel_size: int = 1,
                  shared_attention: bool = False,
                  extra_linear: bool = False,
+                 channel_layout: str = 'group_first',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.in_channels = _check_int('in_channels', in_channels, 1)
@@ -114,6 +125,8 @@ class POCA(BaseModule):
         self.aggregation = _check_choice('aggregation', aggregation,
                                          AGGREGATIONS)
         self.kernel_size = _check_int('kernel_size', kernel_size, 1)
+        self.channel_layout = _check_choice('channel_layout', channel_layout,
+                                            CHANNEL_LAYOUTS)
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd (1 or 3 in the paper) '
                              f'so the map keeps its size, got {kernel_size}.')
@@ -202,6 +215,9 @@ class POCA(BaseModule):
         """
         B, C, H, W = x.shape
         N = self.num_heads
+        if self.split == 'both' and self.channel_layout == 'split_first':
+            return x.split([N * self.key_channels, N * self.value_channels],
+                           dim=1)
         if self.split == 'both':
             grouped = x.view(B, N, C // N, H, W)
             keys = grouped[:, :, :self.key_channels].reshape(B, -1, H, W)
@@ -295,4 +311,5 @@ class POCA(BaseModule):
                 f'attention={self.attention!r}, aggregation='
                 f'{self.aggregation!r}, kernel_size={self.kernel_size}, '
                 f'shared_attention={self.shared_attention}, '
-                f'extra_linear={self.extra_linear}')
+                f'extra_linear={self.extra_linear}, '
+                f'channel_layout={self.channel_layout!r}')

@@ -26,6 +26,12 @@ def eq1_logits(poca: POCA, x: torch.Tensor) -> np.ndarray:
     group = C_ // n_blocks
 
     def channels(i):
+        if poca.split == 'both' and poca.channel_layout == 'split_first':
+            ck = int(math.floor(poca.key_ratio * group + 1e-6))
+            cv = group - ck
+            return (list(range(i * ck, (i + 1) * ck)),
+                    list(range(n_blocks * ck + i * cv,
+                               n_blocks * ck + (i + 1) * cv)))
         if poca.split == 'both':
             ck = int(math.floor(poca.key_ratio * group + 1e-6))
             own = list(range(i * group, (i + 1) * group))
@@ -92,6 +98,7 @@ def eq1_logits(poca: POCA, x: torch.Tensor) -> np.ndarray:
 VARIANTS = [
     dict(),
     dict(key_ratio=0.25),
+    dict(key_ratio=0.25, channel_layout='split_first'),
     dict(split='group'),
     dict(split='none'),
     dict(attention='channel_softmax'),
@@ -180,6 +187,19 @@ def test_block_tensors_shapes_and_attention_normalised():
     assert t['value'].shape == (2, N, M, H, W)
     torch.testing.assert_close(t['attention'].sum((-1, -2)),
                                torch.ones(2, N, M))
+
+
+def test_channel_layouts_are_one_model_up_to_a_channel_permutation():
+    ours = POCA(C, M, num_heads=N, key_ratio=0.25).eval()
+    _randomise(ours)
+    theirs = POCA(C, M, num_heads=N, key_ratio=0.25,
+                  channel_layout='split_first').eval()
+    theirs.load_state_dict(ours.state_dict())
+    group, ck = C // N, 1
+    keys = [i * group + j for i in range(N) for j in range(ck)]
+    values = [i * group + j for i in range(N) for j in range(ck, group)]
+    x = torch.randn(2, C, H, W)
+    torch.testing.assert_close(theirs(x[:, keys + values]), ours(x))
 
 
 def test_wrong_channels_at_run_time_names_in_channels():
