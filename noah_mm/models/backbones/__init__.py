@@ -1,2 +1,4 @@
 # Modules here register themselves on import.
-__all__ = []
+from .gmlp import GMLP
+
+__all__ = ['GMLP']
