@@ -1,0 +1,5 @@
+# Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
+from .data_order_hook import DataOrderHook
+from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
+
+__all__ = ['DataOrderHook', 'RNGStateHook', 'get_rng_state', 'set_rng_state']
