@@ -27,6 +27,7 @@ SPLITS = ('both', 'group', 'none')
 ATTENTIONS = ('spatial_softmax', 'channel_softmax', 'sigmoid')
 AGGREGATIONS = ('sum', 'mean', 'max')
 CHANNEL_LAYOUTS = ('group_first', 'split_first')
+IMPLS = ('auto', 'fast', 'reference')
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -55,6 +56,132 @@ def split_channels(in_channels: int, num_heads: int,
     # A small tolerance keeps e.g. r=0.7 on 100 channels from flooring to 69.
     key = int(math.floor(key_ratio * group + 1e-6))
     return key, group - key
+
+
+# ---------------------------------------------------------------------- #
+# Fast path: the same maths as POCA.block_tensors + aggregate for the
+# paper's head (1x1 kernels, softmax over positions, sum or mean), computed
+# with one batched GEMM per projection and recomputation in backward.
+# ---------------------------------------------------------------------- #
+def _to_blocks(x: torch.Tensor, num_heads: int, key_channels: int,
+               shared_input: bool, split_first: bool):
+    """``(B, C, L)`` → key and value inputs ``(N, C_in, B*L)`` (contiguous).
+
+    The block dimension leads so each projection is one ``bmm`` of ``N``
+    GEMMs ``(M, C_in) @ (C_in, B*L)`` with no broadcasting copies.
+    """
+    B, C, L = x.shape
+    N = num_heads
+    if split_first:
+        keys = x[:, :N * key_channels].reshape(B, N, key_channels, L)
+        values = x[:, N * key_channels:].reshape(B, N, -1, L)
+        return (keys.permute(1, 2, 0, 3).reshape(N, key_channels, B * L),
+                values.permute(1, 2, 0, 3).reshape(N, -1, B * L))
+    blocks = x.reshape(B, N, C // N, L).permute(1, 2, 0, 3).reshape(
+        N, C // N, B * L)
+    if shared_input:  # split='group': keys and values read the same channels
+        return blocks, blocks
+    return blocks[:, :key_channels], blocks[:, key_channels:]
+
+
+def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
+                 L: int, shared_input: bool, split_first: bool
+                 ) -> torch.Tensor:
+    """Inverse of :func:`_to_blocks` for gradients: → ``(B, C, L)``."""
+    N = d_keys.shape[0]
+    if shared_input:
+        blocks = d_keys + d_values
+    elif split_first:
+        keys = d_keys.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(
+            B, -1, L)
+        values = d_values.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(
+            B, -1, L)
+        return torch.cat([keys, values], dim=1)
+    else:
+        blocks = torch.cat([d_keys, d_values], dim=1)
+    return blocks.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(B, -1, L)
+
+
+class _FastPOCAFunction(torch.autograd.Function):
+    """POCA logits with recomputation: saves only the input and ``(B,N,M)``
+    log-sum-exps (plus the dropout mask when dropout is active).
+
+    Forward, per block ``n`` (``S = W_k F_k``, ``V = W_v F_v + b_v``)::
+
+        logits = scale * sum_n sum_l softmax_l(S)_l * (mask * V)_l
+
+    Backward recomputes ``S`` and ``V`` and uses
+    ``dS = A * (V' - P) * g`` and ``dV = A * mask * g``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, key_weight, key_bias, value_weight, value_bias,
+                layout, scale, dropout_p):
+        num_heads, key_channels, shared_input, split_first = layout
+        B, C, L = x.shape
+        N, M = value_weight.shape[:2]
+        keys, values = _to_blocks(x, num_heads, key_channels, shared_input,
+                                  split_first)
+        # The key bias cannot change a softmax over positions: it is skipped.
+        logits = torch.bmm(key_weight, keys).view(N, M, B, L)
+        logits = logits.float() if logits.dtype in (
+            torch.float16, torch.bfloat16) else logits
+        peak = logits.amax(-1, keepdim=True)
+        weights = torch.sub(logits, peak).exp_()  # unnormalised attention
+        denom = weights.sum(-1)  # (N, M, B)
+        value = torch.bmm(value_weight, values).view(N, M, B, L)
+        mask = None
+        if dropout_p > 0:
+            keep = torch.rand_like(weights) >= dropout_p
+            mask = keep.to(weights.dtype) / (1 - dropout_p)
+            value = (value + value_bias[..., None, None]) * mask
+            pooled = (weights * value).sum(-1) / denom
+        else:
+            pooled = (weights * value).sum(-1) / denom \
+                + value_bias[..., None]
+        out = pooled.sum(0).t().mul(scale)  # (B, M)
+        lse = peak.squeeze(-1) + denom.log()
+        ctx.save_for_backward(x, key_weight, value_weight, value_bias, lse,
+                              keep if mask is not None else None)
+        ctx.layout, ctx.scale, ctx.dropout_p = layout, scale, dropout_p
+        return out.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, key_weight, value_weight, value_bias, lse, keep = ctx.saved_tensors
+        num_heads, key_channels, shared_input, split_first = ctx.layout
+        B, C, L = x.shape
+        N, M = value_weight.shape[:2]
+        keys, values = _to_blocks(x, num_heads, key_channels, shared_input,
+                                  split_first)
+        dtype = lse.dtype
+        attn = torch.bmm(key_weight, keys).view(N, M, B, L).to(dtype)
+        attn.sub_(lse[..., None]).exp_()
+        value = torch.bmm(value_weight, values).view(N, M, B, L).to(dtype)
+        value.add_(value_bias[..., None, None].to(dtype))
+        g = (grad_out.t().to(dtype) * ctx.scale)[None, :, :, None]
+        if keep is not None:
+            mask = keep.to(dtype) / (1 - ctx.dropout_p)
+            attn_mask = attn * mask
+            value = value * mask
+        else:
+            attn_mask = attn
+        pooled = (attn * value).sum(-1, keepdim=True)
+        d_logits = attn * (value - pooled) * g
+        d_value = attn_mask * g
+        d_value_bias = d_value.sum((2, 3))
+        d_logits = d_logits.view(N, M, B * L).to(keys.dtype)
+        d_value = d_value.view(N, M, B * L).to(values.dtype)
+        d_key_weight = torch.bmm(d_logits, keys.transpose(1, 2))
+        d_value_weight = torch.bmm(d_value, values.transpose(1, 2))
+        d_x = _from_blocks(
+            torch.bmm(key_weight.transpose(1, 2), d_logits),
+            torch.bmm(value_weight.transpose(1, 2), d_value), B, L,
+            shared_input, split_first)
+        d_key_bias = torch.zeros(N, M, dtype=value_bias.dtype,
+                                 device=value_bias.device)
+        return (d_x.to(x.dtype), d_key_weight, d_key_bias, d_value_weight,
+                d_value_bias.to(value_bias.dtype), None, None, None)
 
 
 @MODELS.register_module()
@@ -90,6 +217,12 @@ class POCA(BaseModule):
         extra_linear (bool): Add a block-wise linear layer (keys ``C_k->C_k``,
             values ``C_v->C_v``) before the key/value projections.
             Defaults to False.
+        impl (str): ``'auto'`` (the fast path whenever it applies: 1x1
+            kernels, spatial softmax, sum or mean aggregation, no shared
+            attention or extra linear layer; the reference path otherwise),
+            ``'fast'`` (fail if it does not apply) or ``'reference'`` (the
+            grouped-convolution formulation of :meth:`block_tensors`). Both
+            give the same logits and gradients. Defaults to ``'auto'``.
         channel_layout (str): Which input channels block ``i`` reads with
             ``split='both'``. ``'group_first'`` (the paper's description):
             block ``i`` owns channels ``[i*C/N, (i+1)*C/N)``, keys first.
@@ -115,6 +248,7 @@ class POCA(BaseModule):
                  shared_attention: bool = False,
                  extra_linear: bool = False,
                  channel_layout: str = 'group_first',
+                 impl: str = 'auto',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.in_channels = _check_int('in_channels', in_channels, 1)
@@ -127,6 +261,7 @@ class POCA(BaseModule):
         self.kernel_size = _check_int('kernel_size', kernel_size, 1)
         self.channel_layout = _check_choice('channel_layout', channel_layout,
                                             CHANNEL_LAYOUTS)
+        self.impl = _check_choice('impl', impl, IMPLS)
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd (1 or 3 in the paper) '
                              f'so the map keeps its size, got {kernel_size}.')
@@ -187,6 +322,20 @@ class POCA(BaseModule):
                 torch.empty(N, value_in, value_in))
             self.value_pre_bias = nn.Parameter(torch.zeros(N, value_in))
         self.reset_parameters()
+        if impl == 'fast' and not self.fast_path_applies:
+            raise ValueError(
+                "impl='fast' needs kernel_size=1, attention='spatial_softmax', "
+                "aggregation 'sum' or 'mean', split 'both' or 'group', and no "
+                "shared_attention/extra_linear; use impl='auto' to fall back "
+                'to the reference path for this configuration.')
+
+    @property
+    def fast_path_applies(self) -> bool:
+        """Whether the configuration has a fast implementation."""
+        return (self.kernel_size == 1 and self.attention == 'spatial_softmax'
+                and self.aggregation in ('sum', 'mean')
+                and self.split in ('both', 'group')
+                and not self.shared_attention and not self.extra_linear)
 
     def reset_parameters(self) -> None:
         """Initialise like PyTorch's convolutions (Kaiming uniform, a=sqrt(5))."""
@@ -301,8 +450,35 @@ class POCA(BaseModule):
         return flat.amax(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class logits ``(B, M)`` from a feature map ``(B, C, H, W)``."""
-        return self.aggregate(self.block_tensors(x)['poca'])
+        """Class logits ``(B, M)`` from a feature map ``(B, C, H, W)``.
+
+        Under fp16 autocast the head runs in fp32 (it is a few percent of a
+        model's work, and fp16 key logits overflow on large inputs); under
+        bf16 autocast the projections run in bf16 and the softmax in fp32.
+        """
+        device = x.device.type
+        if (torch.is_autocast_enabled(device)
+                and torch.get_autocast_dtype(device) == torch.float16):
+            with torch.autocast(device, enabled=False):
+                return self._forward(x.float())
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == 'reference' or not self.fast_path_applies:
+            return self.aggregate(self.block_tensors(x)['poca'])
+        self._check_input(x)
+        B, C, H, W = x.shape
+        N = self.num_heads
+        scale = 1.0 if self.aggregation == 'sum' else 1.0 / (N * H * W)
+        dropout_p = self.dropout.p if (
+            self.training and isinstance(self.dropout, nn.Dropout)) else 0.0
+        layout = (N, self.key_channels, self.split == 'group',
+                  self.split == 'both'
+                  and self.channel_layout == 'split_first')
+        return _FastPOCAFunction.apply(
+            x.flatten(2), self.key_weight.flatten(2), self.key_bias,
+            self.value_weight.flatten(2), self.value_bias, layout, scale,
+            dropout_p)
 
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, num_classes='
