@@ -80,8 +80,9 @@ def _randomise(model):
             m.bias.data = torch.randn(n, generator=g) * 0.1
             m.running_mean = torch.randn(n, generator=g) * 0.1
             m.running_var = torch.rand(n, generator=g) + 0.5
-    for p in model.head.parameters():
-        p.data = torch.randn(p.shape, generator=g) * 0.05
+    for name, p in model.head.named_parameters():
+        scale = 0.5 if name.endswith('weight') else 0.05
+        p.data = torch.randn(p.shape, generator=g) * scale
     return model.eval()
 
 
