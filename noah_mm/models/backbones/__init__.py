@@ -1,4 +1,5 @@
 # Modules here register themselves on import.
 from .gmlp import GMLP
+from .pvt_cls import PyramidVisionTransformerCls
 
-__all__ = ['GMLP']
+__all__ = ['GMLP', 'PyramidVisionTransformerCls']

@@ -1,0 +1,17 @@
+# gMLP-Tiny/16 + NOAH (paper Table 3; N=4, r=1/2): NOAH reads the backbone's
+# 128-channel 14x14 token map in place of GAP + linear. gMLP has no class
+# token.
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+_base_ = ['../baseline/gmlp-tiny_in1k.py']
+
+model = dict(
+    neck=None,
+    head=dict(
+        _delete_=True,
+        type='NOAHHead',
+        num_classes=1000,
+        in_channels=128,
+        num_heads=4,
+        key_ratio=1 / 2,
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))

@@ -1,0 +1,18 @@
+# MLP-Mixer-Small/16 + NOAH (paper Table 3; N=4, r=1/2): NOAH reads the
+# backbone's 512-channel tokens (B, C, 196) as a 14x14 map, in place of
+# GAP + linear. Mixer has no class token.
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+_base_ = ['../baseline/mixer-small_in1k.py']
+
+model = dict(
+    neck=None,
+    head=dict(
+        _delete_=True,
+        type='NOAHHead',
+        num_classes=1000,
+        in_channels=512,
+        num_heads=4,
+        key_ratio=1 / 2,
+        input_format='NCL',  # Mixer returns (B, C, L) tokens
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))
