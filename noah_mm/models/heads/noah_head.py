@@ -53,6 +53,9 @@ class NOAHHead(ClsHead):
             ``'split_first'`` (the authors' code; keys are the first
             ``N*C_k`` channels). See :class:`POCA`. Defaults to
             ``'group_first'``.
+        impl (str): ``'auto'``, ``'fast'`` or ``'reference'``: how
+            :class:`POCA` computes the logits (same results). Defaults to
+            ``'auto'`` (the fast path wherever it applies).
         in_proj (dict, optional): Projection applied before the head, e.g.
             ``dict(out_channels=192, act_cfg=dict(type='Tanh'))`` (DeiT-Tiny
             0.75x/0.5x) or ``dict(out_channels=1280,
@@ -87,6 +90,7 @@ class NOAHHead(ClsHead):
                  shared_attention: bool = False,
                  extra_linear: bool = False,
                  channel_layout: str = 'group_first',
+                 impl: str = 'auto',
                  in_proj: Optional[dict] = None,
                  with_cls_token: bool = False,
                  input_format: str = 'auto',
@@ -143,7 +147,8 @@ class NOAHHead(ClsHead):
             kernel_size=kernel_size,
             shared_attention=shared_attention,
             extra_linear=extra_linear,
-            channel_layout=channel_layout)
+            channel_layout=channel_layout,
+            impl=impl)
 
     def _to_map(self, x: torch.Tensor) -> torch.Tensor:
         """Bring a backbone output to a ``(B, C, H, W)`` map."""

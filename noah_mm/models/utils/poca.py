@@ -103,8 +103,8 @@ def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
 
 
 class _FastPOCAFunction(torch.autograd.Function):
-    """POCA logits with recomputation: saves only the input and ``(B,N,M)``
-    log-sum-exps (plus the dropout mask when dropout is active).
+    """POCA logits with recomputation: saves only the input (plus the
+    dropout mask when dropout is active) and recomputes the rest.
 
     Forward, per block ``n`` (``S = W_k F_k``, ``V = W_v F_v + b_v``)::
 
@@ -124,39 +124,34 @@ class _FastPOCAFunction(torch.autograd.Function):
                                   split_first)
         # The key bias cannot change a softmax over positions: it is skipped.
         logits = torch.bmm(key_weight, keys).view(N, M, B, L)
-        logits = logits.float() if logits.dtype in (
-            torch.float16, torch.bfloat16) else logits
-        peak = logits.amax(-1, keepdim=True)
-        weights = torch.sub(logits, peak).exp_()  # unnormalised attention
-        denom = weights.sum(-1)  # (N, M, B)
+        if logits.dtype in (torch.float16, torch.bfloat16):
+            logits = logits.float()
+        attn = logits.softmax(-1)  # one fused pass, in place of logits
         value = torch.bmm(value_weight, values).view(N, M, B, L)
-        mask = None
+        keep = None
         if dropout_p > 0:
-            keep = torch.rand_like(weights) >= dropout_p
-            mask = keep.to(weights.dtype) / (1 - dropout_p)
-            value = (value + value_bias[..., None, None]) * mask
-            pooled = (weights * value).sum(-1) / denom
+            keep = torch.rand_like(attn) >= dropout_p
+            value = (value + value_bias[..., None, None]) * keep
+            pooled = value.mul_(attn).sum(-1) / (1 - dropout_p)
         else:
-            pooled = (weights * value).sum(-1) / denom \
-                + value_bias[..., None]
+            # sum_l A_l = 1, so the value bias adds once per block.
+            pooled = value.mul_(attn).sum(-1) + value_bias[..., None]
         out = pooled.sum(0).t().mul(scale)  # (B, M)
-        lse = peak.squeeze(-1) + denom.log()
-        ctx.save_for_backward(x, key_weight, value_weight, value_bias, lse,
-                              keep if mask is not None else None)
+        ctx.save_for_backward(x, key_weight, value_weight, value_bias, keep)
         ctx.layout, ctx.scale, ctx.dropout_p = layout, scale, dropout_p
         return out.to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, key_weight, value_weight, value_bias, lse, keep = ctx.saved_tensors
+        x, key_weight, value_weight, value_bias, keep = ctx.saved_tensors
         num_heads, key_channels, shared_input, split_first = ctx.layout
         B, C, L = x.shape
         N, M = value_weight.shape[:2]
         keys, values = _to_blocks(x, num_heads, key_channels, shared_input,
                                   split_first)
-        dtype = lse.dtype
+        dtype = torch.promote_types(x.dtype, torch.float32)
         attn = torch.bmm(key_weight, keys).view(N, M, B, L).to(dtype)
-        attn.sub_(lse[..., None]).exp_()
+        attn = attn.softmax(-1)
         value = torch.bmm(value_weight, values).view(N, M, B, L).to(dtype)
         value.add_(value_bias[..., None, None].to(dtype))
         g = (grad_out.t().to(dtype) * ctx.scale)[None, :, :, None]
