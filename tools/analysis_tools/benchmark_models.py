@@ -1,0 +1,136 @@
+"""Baseline vs NOAH latency for the model zoo, next to the paper's Table 10.
+
+For each zoo slug it builds ``configs/baseline/{slug}_in1k.py`` and
+``configs/noah/{slug}_noah_in1k.py`` and times inference side by side
+(interleaved rounds, median), on the CPU with 1 thread and batch 1 by default
+(``--device cuda`` uses batch 200). It prints the extra latency of NOAH in %,
+the paper's Table 10 CPU figure, and the GEMM floor: the extra latency one
+dense GEMM of the head's multiply-adds (``M x C x H*W``, minus the baseline
+classifier's ``M x C``) would cost on this machine, relative to the baseline.
+Example::
+
+    python tools/analysis_tools/benchmark_models.py --slugs resnet50 deit-tiny
+"""
+import argparse
+import os.path as osp
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from noah_mm.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Paper Table 10, CPU (1 core, batch 1): extra latency of NOAH in %.
+PAPER_EXTRA = {
+    'resnet18': 6.01, 'resnet50': 3.85, 'resnet101': 3.75,
+    'resnet152': 2.79, 'mobilenetv2-1.0x': 7.59, 'mobilenetv2-0.75x': 14.72,
+    'mobilenetv2-0.5x': 19.52, 'mobilenetv2-0.35x': 20.75,
+    'mobilenetv3-small': 27.29, 'shufflenetv2-1.0x': 14.99,
+    'deit-base': 3.05, 'deit-small': 4.03, 'deit-tiny': 7.68,
+    'deit-tiny-0.75x': 11.82, 'deit-tiny-0.5x': 15.10, 'pvt-tiny': 3.40,
+    'pvt-tiny-0.75x': 8.01, 'pvt-tiny-0.5x': 13.81, 'mixer-base': 3.76,
+    'mixer-small': 5.15, 'mixer-small-0.75x': 6.04,
+    'mixer-small-0.5x': 13.65, 'gmlp-small': 5.20, 'gmlp-tiny': 9.82,
+    'gmlp-tiny-0.75x': 10.55, 'gmlp-tiny-0.5x': 14.29,
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--slugs', nargs='+', default=list(PAPER_EXTRA))
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--batch', type=int, default=None,
+                        help='default: 1 on CPU, 200 on CUDA')
+    parser.add_argument('--rounds', type=int, default=7)
+    return parser.parse_args()
+
+
+def build(path, device):
+    cfg = Config.fromfile(path)
+    model = MODELS.build(cfg.model)
+    model.eval()
+    return model.to(device)
+
+
+def timer(device):
+    def sync():
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+    return sync
+
+
+def median_times(fns, rounds, sync):
+    with torch.inference_mode():
+        for fn in fns.values():
+            fn()
+        sync()
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                sync()
+                times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def head_shape(model, inputs):
+    """``(C, H*W)`` of the map the NOAH head's POCA reads, via a hook."""
+    seen = {}
+
+    def hook(module, args):
+        seen['shape'] = args[0].shape
+
+    handle = model.head.poca.register_forward_pre_hook(hook)
+    with torch.inference_mode():
+        model(inputs[:1])
+    handle.remove()
+    _, C, H, W = seen['shape']
+    return C, H * W
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    batch = args.batch or (200 if args.device.startswith('cuda') else 1)
+    sync = timer(args.device)
+    print(f'device={args.device} threads={args.threads} batch={batch} '
+          f'median of {args.rounds} interleaved rounds')
+    header = (f'{"model":<20}{"base ms":>9}{"noah ms":>9}{"extra %":>9}'
+              f'{"paper %":>9}{"floor %":>9}{"extra/floor":>12}')
+    print(header)
+    print('-' * len(header))
+    for slug in args.slugs:
+        base_cfg = osp.join(ROOT, 'configs', 'baseline', f'{slug}_in1k.py')
+        noah_cfg = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
+        if not (osp.exists(base_cfg) and osp.exists(noah_cfg)):
+            print(f'{slug:<20} (config missing)')
+            continue
+        base, noah = build(base_cfg, args.device), build(noah_cfg, args.device)
+        x = torch.randn(batch, 3, 224, 224, device=args.device)
+        C, L = head_shape(noah, x)
+        M = noah.head.num_classes
+        weight = torch.randn(M, C, device=args.device)
+        tokens = torch.randn(batch * L, C, device=args.device)
+        pooled = torch.randn(batch, C, device=args.device)
+        t = median_times({
+            'base': lambda: base(x),
+            'noah': lambda: noah(x),
+            'gemm': lambda: F.linear(tokens, weight),
+            'linear': lambda: F.linear(pooled, weight),
+        }, args.rounds, sync)
+        extra = 100 * (t['noah'] / t['base'] - 1)
+        floor = 100 * max(t['gemm'] - t['linear'], 0) / t['base']
+        ratio = (100 + extra) / (100 + floor)
+        print(f'{slug:<20}{t["base"] * 1e3:>9.2f}{t["noah"] * 1e3:>9.2f}'
+              f'{extra:>9.2f}{PAPER_EXTRA.get(slug, float("nan")):>9.2f}'
+              f'{floor:>9.2f}{ratio:>12.3f}', flush=True)
+        del base, noah
+
+
+if __name__ == '__main__':
+    main()
