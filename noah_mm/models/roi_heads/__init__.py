@@ -1,2 +1,4 @@
-# Modules here register themselves on import.
-__all__ = []
+# Modules here register themselves on import (into mmdet's MODELS).
+from .noah_bbox_head import NOAHBBoxHead
+
+__all__ = ['NOAHBBoxHead']
