@@ -1,0 +1,6 @@
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+# NOAH paper Table 5 (ResNet-18): first-level split only; keys and values
+# both read each block's C/N channels.
+_base_ = ['../resnet18_noah_in1k.py']
+
+model = dict(head=dict(split='group'))

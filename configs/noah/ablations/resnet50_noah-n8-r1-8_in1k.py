@@ -1,0 +1,5 @@
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+# NOAH paper Table 4 (ResNet-50): N=8 POCA blocks, r=1/8.
+_base_ = ['../resnet50_noah_in1k.py']
+
+model = dict(head=dict(num_heads=8))

@@ -1,0 +1,6 @@
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+# NOAH paper Table 8 (ResNet-50, aggressive ConvNeXt regime): NOAH without
+# the second-level feature split.
+_base_ = ['../resnet50_noah_in1k_aggressive.py']
+
+model = dict(head=dict(split='group'))
