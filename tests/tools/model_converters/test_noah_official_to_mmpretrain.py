@@ -100,14 +100,8 @@ def _save_ddp(model, path):
 
 
 def _our_resnet18_cfg():
-    if osp.exists(CONFIG):
-        return Config.fromfile(CONFIG).model
-    return dict(
-        type='ImageClassifier',
-        backbone=dict(type='ResNet', depth=18),
-        neck=None,
-        head=dict(type='NOAHHead', num_classes=1000, in_channels=512,
-                  num_heads=4, key_ratio=0.5))
+    """The model of our zoo config ``configs/noah/resnet18_noah_in1k.py``."""
+    return Config.fromfile(CONFIG).model
 
 
 def _load(cfg, path):
