@@ -113,9 +113,15 @@ def _load(cfg, path):
     return model.eval()
 
 
+@pytest.fixture(scope='module')
+def authors_r18():
+    return _authors_resnet18()
+
+
 @pytest.mark.parametrize('layout', ['group_first', 'split_first'])
-def test_resnet18_reproduces_authors_logits(tmp_path, monkeypatch, layout):
-    authors = _authors_resnet18()
+def test_resnet18_reproduces_authors_logits(tmp_path, monkeypatch, layout,
+                                            authors_r18):
+    authors = authors_r18
     src, dst = tmp_path / 'noah_r18.pth.tar', tmp_path / 'converted.pth'
     _save_ddp(authors, src)
     monkeypatch.setattr(sys, 'argv', [
@@ -140,15 +146,11 @@ def test_resnet18_reproduces_authors_logits(tmp_path, monkeypatch, layout):
                            ref['layer4.1.conv2.weight'])
 
 
-def test_group_first_needs_the_permutation():
+def test_group_first_needs_the_permutation(authors_r18):
     """Renaming the head alone is not enough for our default layout."""
-    authors = _authors_resnet18(num_classes=10)
-    state = dict(authors.state_dict())
-    renamed, _ = conv.convert(state, 'split_first')
-    cfg = dict(type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
-               head=dict(type='NOAHHead', num_classes=10, in_channels=512,
-                         num_heads=4, key_ratio=0.5))
-    ours = MODELS.build(cfg)
+    authors = authors_r18
+    renamed, _ = conv.convert(dict(authors.state_dict()), 'split_first')
+    ours = MODELS.build(_our_resnet18_cfg())
     ours.load_state_dict(renamed)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -156,20 +158,19 @@ def test_group_first_needs_the_permutation():
     assert diff > 1e-3
 
 
-def test_mobilenet_v2_converts_exactly(tmp_path):
-    """MobileNetV2 (N=8, r=1/4) converts exactly."""
+@pytest.mark.parametrize('width', ['1.0', '0.5'])
+def test_mobilenet_v2_converts_exactly(width):
+    """MobileNetV2 (N=8, r=1/4) loads into our zoo configs exactly."""
     torch.manual_seed(0)
-    authors = AuthorsMobileNetV2(num_classes=10)
+    authors = AuthorsMobileNetV2(width_mult=float(width))
     del authors.classifier
-    authors.head = AuthorsHead(1280, 10, num_heads=8, key_ratio=0.25)
+    authors.head = AuthorsHead(1280, 1000, num_heads=8, key_ratio=0.25)
     authors = _randomise(authors)
-    state = {k: v for k, v in authors.state_dict().items()}
-    converted, info = conv.convert(state)
+    converted, info = conv.convert(dict(authors.state_dict()))
     assert info['num_heads'] == 8 and info['key_channels'] == 40
-    ours = MODELS.build(
-        dict(type='ImageClassifier', backbone=dict(type='MobileNetV2'),
-             head=dict(type='NOAHHead', num_classes=10, in_channels=1280,
-                       num_heads=8, key_ratio=0.25)))
+    cfg = osp.join(ROOT, 'configs', 'noah',
+                   f'mobilenetv2-{width}x_noah_in1k.py')
+    ours = MODELS.build(Config.fromfile(cfg).model)
     ours.load_state_dict(converted, strict=True)
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
