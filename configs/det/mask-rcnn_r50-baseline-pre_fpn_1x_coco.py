@@ -1,0 +1,10 @@
+# Mask R-CNN R50-FPN 1x, backbone from the baseline (GAP + linear head)
+# ResNet-50 classifier (configs/baseline/resnet50_in1k.py): the control for
+# mask-rcnn_r50-noah-pre_fpn_1x_coco.py.
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+_base_ = ['./mask-rcnn_r50-noah-pre_fpn_1x_coco.py']
+
+# The ONE variable to set (see the parent config); NOAH_BACKBONE_CKPT wins.
+backbone_checkpoint = '{{$NOAH_BACKBONE_CKPT:work_dirs/resnet50_in1k/epoch_100.pth}}'  # noqa: E501
+
+model = dict(backbone=dict(init_cfg=dict(checkpoint=backbone_checkpoint)))

@@ -1,0 +1,79 @@
+# Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
+"""Fixtures for the detection tests: a tiny COCO data set and classification
+checkpoints (ResNet-50 and PVT-Tiny classifiers) written in the test."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hub import get_config
+
+import noah_mm  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(name: str):
+    """Import ``tools/det/<name>.py`` (tools/ is not a package)."""
+    path = osp.join(ROOT, 'tools', 'det', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'det_tool_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _save_classifier(model_cfg: dict, path: str) -> dict:
+    """Build an mmpretrain classifier, perturb every float tensor (so that
+    "equal to the checkpoint" can only mean "loaded from it", not "both at
+    their default init", e.g. BN's ones and zeros) and save it tensors-only."""
+    from mmpretrain.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    state = model.state_dict()
+    for value in state.values():
+        if value.is_floating_point():
+            value.add_(torch.rand_like(value) * 0.1 + 0.05)
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    return state
+
+
+@pytest.fixture(scope='session')
+def det_tool():
+    """``det_tool('finetune')`` imports ``tools/det/finetune.py``."""
+    return load_tool
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """COCO layout with 2 train and 2 val 128x128 images (boxes + masks)."""
+    root = str(tmp_path_factory.mktemp('tiny_coco'))
+    load_tool('make_tiny_coco').make_tiny_coco(root, num_train=2, num_val=2,
+                                               size=128, seed=0)
+    return root
+
+
+@pytest.fixture(scope='session')
+def r50_cls_work_dir(tmp_path_factory):
+    """A classification work dir holding a NOAH ResNet-50 checkpoint: the
+    stock mmpretrain ResNet-50 with NOAHHead (N=4, r=1/8, SPEC §2)."""
+    work_dir = tmp_path_factory.mktemp('resnet50_noah_cls')
+    model = get_config(
+        'mmpretrain::resnet/resnet50_8xb32_in1k.py').model.to_dict()
+    model.update(
+        neck=None,
+        head=dict(type='NOAHHead', num_classes=10, in_channels=2048,
+                  num_heads=4, key_ratio=1 / 8))
+    path = str(work_dir / 'epoch_100.pth')
+    state = _save_classifier(model, path)
+    return dict(work_dir=str(work_dir), checkpoint=path, state=state)
+
+
+@pytest.fixture(scope='session')
+def pvt_cls_checkpoint(tmp_path_factory):
+    """The NOAH PVT-Tiny classifier of configs/noah/pvt-tiny_noah_in1k.py."""
+    model = Config.fromfile(
+        osp.join(ROOT, 'configs/noah/pvt-tiny_noah_in1k.py')).model.to_dict()
+    path = str(tmp_path_factory.mktemp('pvt_cls') / 'epoch_300.pth')
+    state = _save_classifier(model, path)
+    return dict(checkpoint=path, state=state)
