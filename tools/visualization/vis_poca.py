@@ -147,13 +147,20 @@ def draw_poca(result: Dict, panel_size: float = 2.0) -> Figure:
 
 
 def visualize(img: str, config: str, checkpoint: Optional[str], out: str,
-              class_id: Optional[int] = None, device: str = 'cpu'):
+              class_id: Optional[int] = None, device: str = 'cpu',
+              seed: int = 0):
     """Build the model, draw the POCA figure and save it to ``out``.
+
+    ``checkpoint`` None (or ``'none'``) keeps the random initialisation drawn
+    with ``seed``.
 
     Returns:
         tuple: The matplotlib ``Figure`` and the dict of :func:`collect_poca`.
     """
     from mmpretrain.apis import get_model
+    if checkpoint is not None and checkpoint.lower() == 'none':
+        checkpoint = None
+    torch.manual_seed(seed)
     model = get_model(config, pretrained=checkpoint or False, device=device)
     result = collect_poca(model, img, class_id)
     fig = draw_poca(result)
@@ -167,18 +174,23 @@ def parse_args():
         'summed POCA map over an image (paper Fig. 2).')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint file, or 'none' for random weights (see --seed)")
     parser.add_argument('--out', required=True, help='output PNG file')
     parser.add_argument('--class-id', type=int, default=None,
                         help='class to show (default: the predicted class)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--seed', type=int, default=0,
+                        help="seed of the random weights with checkpoint "
+                        "'none' (default 0)")
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
     _, result = visualize(args.img, args.config, args.checkpoint, args.out,
-                          args.class_id, args.device)
+                          args.class_id, args.device, args.seed)
     name = f" ({result['class_name']})" if result['class_name'] else ''
     print(f"class {result['class_id']}{name}, p={result['score']:.4f}: "
           f'{result["attention"].shape[0]} blocks -> {args.out}')
