@@ -9,8 +9,16 @@ with NumPy arrays inside) and, in ``meta``, NumPy scalars and arrays, so
 ``runner.resume`` fails with ``UnpicklingError`` on the safe loader.
 
 The fix here keeps the safe loader on and allow-lists exactly those classes.
-Nothing here switches ``weights_only`` off.
+One more name needs care: ``HistoryBuffer.__getstate__`` stores its
+statistics methods, which pickle as ``builtins.getattr(HistoryBuffer, 'min')``.
+Allowing ``builtins.getattr`` itself would let a crafted file reach any
+attribute of any allowed object (a classic way out of a restricted
+unpickler), so the name ``builtins.getattr`` is mapped, for the safe loader
+only, to :func:`history_buffer_getattr`, which returns HistoryBuffer's
+statistics methods and refuses everything else. Nothing here switches
+``weights_only`` off.
 """
+from pickle import UnpicklingError
 from typing import List
 
 import numpy as np
@@ -38,14 +46,42 @@ def _numpy_globals() -> List[object]:
     return found
 
 
+def history_buffer_getattr(obj: object, name: str) -> object:
+    """``getattr`` restricted to HistoryBuffer's statistics methods.
+
+    Stands in for ``builtins.getattr`` inside torch's weights-only unpickler
+    (see the module docstring).
+
+    Args:
+        obj: Must be the ``HistoryBuffer`` class.
+        name (str): A statistics method name (``min``, ``max``, ``current``,
+            ``mean`` or one registered with
+            ``HistoryBuffer.register_statistics``).
+
+    Returns:
+        The unbound method ``HistoryBuffer.<name>``.
+    """
+    allowed = {'min', 'max', 'current', 'mean'}
+    allowed.update(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and isinstance(name, str) and name in allowed \
+            and callable(getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise UnpicklingError(
+        'Safe checkpoint loading refused getattr('
+        f'{getattr(obj, "__name__", type(obj).__name__)}, {name!r}): only '
+        'HistoryBuffer statistics methods may be looked up this way.')
+
+
 def mmengine_checkpoint_safe_globals() -> List[object]:
     """The globals an mmengine checkpoint may hold besides tensors.
 
     Returns:
-        list: ``HistoryBuffer`` and the NumPy classes/functions needed to
-        rebuild the arrays and scalars it and ``meta`` contain.
+        list: ``HistoryBuffer``, the NumPy classes/functions needed to
+        rebuild the arrays and scalars it and ``meta`` contain, and
+        ``(history_buffer_getattr, 'builtins.getattr')``.
     """
-    return [HistoryBuffer] + _numpy_globals()
+    return [HistoryBuffer, (history_buffer_getattr, 'builtins.getattr')
+            ] + _numpy_globals()
 
 
 def allow_mmengine_checkpoint_globals() -> None:
@@ -58,8 +94,8 @@ def allow_mmengine_checkpoint_globals() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is None:
         return
-    known = set(map(id, torch.serialization.get_safe_globals()))
-    new = [g for g in mmengine_checkpoint_safe_globals() if id(g) not in known]
+    known = torch.serialization.get_safe_globals()
+    new = [g for g in mmengine_checkpoint_safe_globals() if g not in known]
     if new:
         add(new)
 
