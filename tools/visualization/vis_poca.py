@@ -105,7 +105,7 @@ def collect_poca(model, image, class_id: Optional[int] = None,
                     None))
 
 
-def _overlay(ax, img, fmap, cmap, symmetric, title):
+def _overlay(ax, img, fmap, cmap, symmetric, title, interpolation):
     H, W = img.shape[:2]
     ax.imshow(img, extent=(0, W, H, 0))
     fmap = fmap.numpy()
@@ -115,14 +115,20 @@ def _overlay(ax, img, fmap, cmap, symmetric, title):
     else:
         vmin, vmax = float(fmap.min()), float(fmap.max())
     ax.imshow(fmap, cmap=cmap, alpha=0.55, vmin=vmin, vmax=vmax,
-              extent=(0, W, H, 0), interpolation='bilinear')
+              extent=(0, W, H, 0), interpolation=interpolation)
     ax.set_title(f'{title}\n[{fmap.min():.3g}, {fmap.max():.3g}]',
                  fontsize=8)
     ax.axis('off')
 
 
-def draw_poca(result: Dict, panel_size: float = 2.0) -> Figure:
-    """A 2 x (N+1) grid: image and ``A_i`` on top, ``P`` and ``V_i`` below."""
+def draw_poca(result: Dict, panel_size: float = 2.0,
+              interpolation: str = 'bilinear') -> Figure:
+    """A 2 x (N+1) grid: image and ``A_i`` on top, ``P`` and ``V_i`` below.
+
+    ``interpolation`` (matplotlib's, e.g. ``'bilinear'`` or ``'nearest'``)
+    is how the ``h x w`` maps are stretched over the image; ``'nearest'``
+    shows the cells of a small map as they are.
+    """
     N = result['attention'].shape[0]
     fig = Figure(figsize=(panel_size * (N + 1), panel_size * 2 + 0.8),
                  layout='constrained')
@@ -137,18 +143,18 @@ def draw_poca(result: Dict, panel_size: float = 2.0) -> Figure:
     axes[0, 0].set_title('input', fontsize=8)
     axes[0, 0].axis('off')
     _overlay(axes[1, 0], img, result['poca'], 'coolwarm', True,
-             'P = sum_i A_i*V_i')
+             'P = sum_i A_i*V_i', interpolation)
     for i in range(N):
         _overlay(axes[0, i + 1], img, result['attention'][i], 'jet', False,
-                 f'A_{i + 1}')
+                 f'A_{i + 1}', interpolation)
         _overlay(axes[1, i + 1], img, result['value'][i], 'coolwarm', True,
-                 f'V_{i + 1}')
+                 f'V_{i + 1}', interpolation)
     return fig
 
 
 def visualize(img: str, config: str, checkpoint: Optional[str], out: str,
               class_id: Optional[int] = None, device: str = 'cpu',
-              seed: int = 0):
+              seed: int = 0, interpolation: str = 'bilinear'):
     """Build the model, draw the POCA figure and save it to ``out``.
 
     ``checkpoint`` None (or ``'none'``) keeps the random initialisation drawn
@@ -163,7 +169,7 @@ def visualize(img: str, config: str, checkpoint: Optional[str], out: str,
     torch.manual_seed(seed)
     model = get_model(config, pretrained=checkpoint or False, device=device)
     result = collect_poca(model, img, class_id)
-    fig = draw_poca(result)
+    fig = draw_poca(result, interpolation=interpolation)
     fig.savefig(out, dpi=100)
     return fig, result
 
@@ -181,6 +187,10 @@ def parse_args():
     parser.add_argument('--class-id', type=int, default=None,
                         help='class to show (default: the predicted class)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    parser.add_argument('--interpolation', default='bilinear',
+                        choices=['bilinear', 'nearest', 'bicubic'],
+                        help='how the maps are stretched over the image '
+                        "(default bilinear; 'nearest' shows the cells)")
     parser.add_argument('--seed', type=int, default=0,
                         help="seed of the random weights with checkpoint "
                         "'none' (default 0)")
@@ -190,7 +200,8 @@ def parse_args():
 def main():
     args = parse_args()
     _, result = visualize(args.img, args.config, args.checkpoint, args.out,
-                          args.class_id, args.device, args.seed)
+                          args.class_id, args.device, args.seed,
+                          args.interpolation)
     name = f" ({result['class_name']})" if result['class_name'] else ''
     print(f"class {result['class_id']}{name}, p={result['score']:.4f}: "
           f'{result["attention"].shape[0]} blocks -> {args.out}')

@@ -90,7 +90,7 @@ def test_vis_poca_given_class_and_cli(setup, monkeypatch, capsys):
     # checkpoint 'none': random weights drawn from --seed (no class names)
     monkeypatch.setattr(sys, 'argv', [
         'vis_poca.py', img, cfg, 'none', '--out', str(out), '--class-id', '2',
-        '--seed', '3'])
+        '--seed', '3', '--interpolation', 'nearest'])
     vis.main()
     assert out.exists()
     assert 'class 2, p=' in capsys.readouterr().out
