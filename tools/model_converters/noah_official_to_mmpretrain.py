@@ -28,12 +28,18 @@ conversions are offered:
   byte-identical); load it into a config with
   ``model.head.channel_layout='split_first'``.
 
-Only ResNet (BasicBlock / Bottleneck, any depth) and MobileNetV2 checkpoints
-are supported. The DeiT/PVT/Mixer/gMLP (timm-style) releases are refused with
-a clear message: their backbones would need a permutation of the whole
-residual stream (patch embedding, every block and norm), and the names of the
-authors' extra layers (e.g. DeiT-Tiny's ``Linear + Tanh`` before the head) are
-not documented, so the mapping is not clear enough to be exact.
+Supported: ResNet (BasicBlock / Bottleneck, any depth), MobileNetV2 (any
+width) and timm-style DeiT without class token (the NOAH DeiT models) into
+mmpretrain's ``VisionTransformer`` with ``with_cls_token=False,
+out_type='featmap'``; for DeiT, ``group_first`` permutes the embedding
+dimension of the whole residual stream (patch embedding, position embedding,
+every block's norms, qkv inputs, projection and MLP outputs, final norm),
+which LayerNorm, attention and the MLPs are equivariant to. Refused with a
+clear message: DeiT checkpoints with extra layers whose names the release does
+not document (e.g. DeiT-Tiny 0.75x/0.5x's ``Linear + Tanh`` before the head)
+or with a class token, and the PVT/Mixer/gMLP releases (their timm-style
+names do not map one-to-one onto our backbones, so exactness cannot be
+checked).
 
 The source is untrusted input: it is read with ``torch.load(...,
 weights_only=True)``.
@@ -54,7 +60,20 @@ import torch
 HEAD_KEYS = ('head.query.weight', 'head.query.bias', 'head.value.weight',
              'head.value.bias')
 BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var')
-TIMM_MARKERS = ('patch_embed.', 'blocks.', 'stem.proj.', 'pos_embed')
+UNSUPPORTED_MARKERS = ('patch_embed1.', 'block1.', 'stem.proj.',
+                       'blocks.0.mlp_tokens.', 'blocks.0.mlp_channels.')
+# timm DeiT name -> mmpretrain VisionTransformer name
+DEIT_NAMES = (
+    (r'patch_embed\.proj\.(weight|bias)$', r'patch_embed.projection.\1'),
+    (r'pos_embed$', 'pos_embed'),
+    (r'blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
+    (r'blocks\.(\d+)\.attn\.qkv\.', r'layers.\1.attn.qkv.'),
+    (r'blocks\.(\d+)\.attn\.proj\.', r'layers.\1.attn.proj.'),
+    (r'blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
+    (r'blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
+    (r'blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
+    (r'norm\.(weight|bias)$', r'ln1.\1'),
+)
 LAYOUTS = ('group_first', 'split_first')
 
 
@@ -83,14 +102,14 @@ def load_state_dict(path: str) -> Dict[str, torch.Tensor]:
 
 
 def detect_arch(state: Dict[str, torch.Tensor]) -> str:
-    """``'resnet'`` or ``'mobilenet_v2'``; ``ValueError`` for anything else."""
+    """``'resnet'``, ``'mobilenet_v2'`` or ``'deit'``; ``ValueError`` else."""
     missing = [k for k in HEAD_KEYS if k not in state]
-    if any(k.startswith(TIMM_MARKERS) for k in state):
+    if any(k.startswith(UNSUPPORTED_MARKERS) for k in state):
         raise ValueError(
-            'this looks like a timm-style DeiT/PVT/Mixer/gMLP checkpoint '
-            '(keys such as patch_embed.*, blocks.*). Only ResNet and '
-            'MobileNetV2 NOAH checkpoints are supported: see the module '
-            'docstring for why.')
+            'this looks like a timm-style PVT/Mixer/gMLP checkpoint (keys '
+            'such as patch_embed1.*, stem.proj.*, blocks.*.mlp_tokens.*): '
+            'only ResNet, MobileNetV2 and DeiT NOAH checkpoints are '
+            'supported (see the module docstring for why).')
     if missing:
         raise ValueError(f'not a NOAH checkpoint from the authors: missing '
                          f'{missing} (expected the head as head.query and '
@@ -99,8 +118,12 @@ def detect_arch(state: Dict[str, torch.Tensor]) -> str:
         return 'resnet'
     if 'features.0.0.weight' in state:
         return 'mobilenet_v2'
+    if ('patch_embed.proj.weight' in state
+            and 'blocks.0.attn.qkv.weight' in state):
+        return 'deit'
     raise ValueError('unknown backbone: expected a torchvision-style ResNet '
-                     '(conv1, layer1..4) or MobileNetV2 (features.*).')
+                     '(conv1, layer1..4), MobileNetV2 (features.*) or a '
+                     'timm-style DeiT (patch_embed.*, blocks.*).')
 
 
 def block_permutation(num_heads: int, key_channels: int,
@@ -122,6 +145,9 @@ def convert_head(state: Dict[str, torch.Tensor], in_channels: int
     """
     qw, qb = state['head.query.weight'], state['head.query.bias']
     vw, vb = state['head.value.weight'], state['head.value.bias']
+    # token heads may use Conv1d (or Linear-shaped) 1x1 weights
+    while 1 < qw.dim() < 4 and qw.dim() == vw.dim():
+        qw, vw = qw[..., None], vw[..., None]
     if qw.dim() != 4 or vw.dim() != 4 or qw.shape[0] != vw.shape[0]:
         raise ValueError(f'head.query.weight {tuple(qw.shape)} and '
                          f'head.value.weight {tuple(vw.shape)} must be conv '
@@ -266,6 +292,49 @@ def convert_mobilenet_v2(state: Dict[str, torch.Tensor],
                        for k, v in body.items())
 
 
+def deit_out_channels(state: Dict[str, torch.Tensor]) -> int:
+    return state['patch_embed.proj.weight'].shape[0]
+
+
+def convert_deit(state: Dict[str, torch.Tensor],
+                 src=None) -> Dict[str, torch.Tensor]:
+    """timm DeiT (no class token) -> mmpretrain ``VisionTransformer``."""
+    body = OrderedDict((k, v) for k, v in state.items()
+                       if not k.startswith('head.'))
+    if 'cls_token' in body or 'dist_token' in body:
+        raise ValueError(
+            'the DeiT checkpoint has a class/distillation token; NOAH DeiT '
+            'models have none and our configs use with_cls_token=False.')
+    out = OrderedDict()
+    for key, value in body.items():
+        for pattern, repl in DEIT_NAMES:
+            if re.match(pattern, key):
+                new = re.sub(pattern, repl, key)
+                break
+        else:
+            raise ValueError(
+                f'unexpected DeiT key {key!r}: the mapping of layers outside '
+                'the timm DeiT (e.g. an input projection before the head) is '
+                'not documented in the release, so it is not converted.')
+        if src is not None:
+            value = _permute_deit(key, value, src)
+        out['backbone.' + new] = value
+    return out
+
+
+def _permute_deit(key: str, value: torch.Tensor,
+                  src: torch.Tensor) -> torch.Tensor:
+    """Permute the embedding dimension of one DeiT tensor."""
+    if key == 'pos_embed':
+        return value[..., src].clone()
+    if re.search(r'(attn\.qkv|mlp\.fc1)\.weight$', key):
+        return value[:, src].clone()  # reads the residual stream
+    if re.search(r'attn\.qkv\.bias$|mlp\.fc1\.bias$', key):
+        return value  # outputs are not the residual stream
+    # writes to (or normalises) the residual stream: output channels
+    return value[src].clone()
+
+
 def convert(state: Dict[str, torch.Tensor],
             channel_layout: str = 'group_first'
             ) -> Tuple[Dict[str, torch.Tensor], dict]:
@@ -286,13 +355,14 @@ def convert(state: Dict[str, torch.Tensor],
         raise ValueError(f'channel_layout must be one of {LAYOUTS}, got '
                          f'{channel_layout!r}.')
     arch = detect_arch(state)
-    channels = (resnet_out_channels(state) if arch == 'resnet' else
-                mobilenet_v2_out_channels(state))
+    channels = dict(resnet=resnet_out_channels,
+                    mobilenet_v2=mobilenet_v2_out_channels,
+                    deit=deit_out_channels)[arch](state)
     head, (N, Ck, Cv) = convert_head(state, channels)
     src = (block_permutation(N, Ck, Cv)
            if channel_layout == 'group_first' else None)
-    body = (convert_resnet(state, src) if arch == 'resnet' else
-            convert_mobilenet_v2(state, src))
+    body = dict(resnet=convert_resnet, mobilenet_v2=convert_mobilenet_v2,
+                deit=convert_deit)[arch](state, src)
     body.update(head)
     info = dict(arch=arch, in_channels=channels, num_heads=N,
                 num_classes=head['head.poca.key_bias'].shape[1],
@@ -303,7 +373,7 @@ def convert(state: Dict[str, torch.Tensor],
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description="Convert the NOAH authors' ResNet / MobileNetV2 "
+        description="Convert the NOAH authors' ResNet / MobileNetV2 / DeiT "
         'checkpoints to noah_mm (mmpretrain) checkpoints.')
     parser.add_argument('src', help="the authors' checkpoint")
     parser.add_argument('dst', help='where to save the converted checkpoint')

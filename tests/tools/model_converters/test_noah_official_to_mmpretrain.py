@@ -200,11 +200,72 @@ def test_bottleneck_resnet_permutation():
     assert diff.item() <= 1e-4
 
 
+class AuthorsDeiT(nn.Module):
+    """timm DeiT without class token + the released head on the token map."""
+
+    def __init__(self, num_classes=10, embed_dim=48):
+        super().__init__()
+        from timm.models.vision_transformer import VisionTransformer
+        self.vit = VisionTransformer(
+            img_size=32, patch_size=8, embed_dim=embed_dim, depth=2,
+            num_heads=3, class_token=False, global_pool='', num_classes=0)
+        self.head = AuthorsHead(embed_dim, num_classes, 4, 0.5)
+
+    def forward(self, x):
+        tokens = self.vit.forward_features(x)  # (B, 16, D), after the norm
+        B, L, D = tokens.shape
+        return self.head(tokens.transpose(1, 2).reshape(B, D, 4, 4))
+
+    def state_dict_like_release(self):
+        return {(k[len('vit.'):] if k.startswith('vit.') else k): v
+                for k, v in self.state_dict().items()}
+
+
+@pytest.mark.parametrize('layout', ['group_first', 'split_first'])
+def test_deit_converts_exactly(layout):
+    """timm-style DeiT (no class token) -> mmpretrain VisionTransformer."""
+    pytest.importorskip('timm')  # in requirements/runtime.txt (gMLP)
+    torch.manual_seed(0)
+    authors = AuthorsDeiT()
+    g = torch.Generator().manual_seed(1)
+    for m in authors.modules():  # LayerNorms that a permutation would show
+        if isinstance(m, nn.LayerNorm):
+            m.weight.data = torch.rand(m.weight.shape, generator=g) + 0.5
+            m.bias.data = torch.randn(m.bias.shape, generator=g) * 0.1
+    for p in authors.head.parameters():
+        p.data = torch.randn(p.shape, generator=g) * 0.5
+    authors.eval()
+    converted, info = conv.convert(authors.state_dict_like_release(), layout)
+    assert info['arch'] == 'deit' and info['num_heads'] == 4
+    ours = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='VisionTransformer', arch=dict(
+            embed_dims=48, num_layers=2, num_heads=3,
+            feedforward_channels=192), img_size=32, patch_size=8,
+            with_cls_token=False, out_type='featmap'),
+        head=dict(type='NOAHHead', num_classes=10, in_channels=48,
+                  num_heads=4, key_ratio=0.5, channel_layout=layout)))
+    ours.load_state_dict(converted, strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = authors(x)
+        diff = (ours.eval()(x, mode='tensor') - expected).abs().max()
+    assert expected.std() > 0.1
+    assert diff.item() <= 1e-4
+
+    with pytest.raises(ValueError, match='class'):
+        conv.convert(dict(authors.state_dict_like_release(),
+                          cls_token=torch.zeros(1, 1, 48)))
+    with pytest.raises(ValueError, match='not documented'):
+        conv.convert(dict(authors.state_dict_like_release(),
+                          **{'head_proj.weight': torch.zeros(48, 48)}))
+
+
 def test_refuses_unsupported_and_untrusted(tmp_path):
-    timm_like = {'patch_embed.proj.weight': torch.zeros(1),
-                 'head.query.weight': torch.zeros(1)}
-    with pytest.raises(ValueError, match='timm-style'):
-        conv.convert(timm_like)
+    pvt_like = {'patch_embed1.proj.weight': torch.zeros(1),
+                'head.query.weight': torch.zeros(1)}
+    with pytest.raises(ValueError, match='timm-style PVT'):
+        conv.convert(pvt_like)
     with pytest.raises(ValueError, match='missing'):
         conv.convert({'conv1.weight': torch.zeros(1)})
     with pytest.raises(ValueError, match='channel_layout'):
