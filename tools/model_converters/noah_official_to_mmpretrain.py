@@ -29,17 +29,19 @@ conversions are offered:
   ``model.head.channel_layout='split_first'``.
 
 Supported: ResNet (BasicBlock / Bottleneck, any depth), MobileNetV2 (any
-width) and timm-style DeiT without class token (the NOAH DeiT models) into
+width), timm-style DeiT without class token (the NOAH DeiT models) into
 mmpretrain's ``VisionTransformer`` with ``with_cls_token=False,
-out_type='featmap'``; for DeiT, ``group_first`` permutes the embedding
-dimension of the whole residual stream (patch embedding, position embedding,
-every block's norms, qkv inputs, projection and MLP outputs, final norm),
-which LayerNorm, attention and the MLPs are equivariant to. Refused with a
-clear message: DeiT checkpoints with extra layers whose names the release does
-not document (e.g. DeiT-Tiny 0.75x/0.5x's ``Linear + Tanh`` before the head)
-or with a class token, and the PVT/Mixer/gMLP releases (their timm-style
-names do not map one-to-one onto our backbones, so exactness cannot be
-checked).
+out_type='featmap'``, and timm gMLP into noah_mm's ``GMLP`` (which wraps
+timm's model). For these token models ``group_first`` permutes the embedding
+dimension of the whole residual stream (stem / patch and position embedding,
+every block's norms, the inputs of qkv / fc1, the outputs of proj / fc2, the
+final norm), which LayerNorm, attention, the MLPs and gMLP's spatial gating
+(on the hidden channels) are equivariant to. Refused with a clear message:
+DeiT checkpoints with a class token or extra layers whose names the release
+does not document (e.g. DeiT-Tiny 0.75x/0.5x's ``Linear + Tanh`` before the
+head), and the PVT and Mixer releases (their timm-style names do not map
+one-to-one onto mmdet's PVT / mmpretrain's MlpMixer, so exactness cannot be
+checked here).
 
 The source is untrusted input: it is read with ``torch.load(...,
 weights_only=True)``.
@@ -60,8 +62,18 @@ import torch
 HEAD_KEYS = ('head.query.weight', 'head.query.bias', 'head.value.weight',
              'head.value.bias')
 BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var')
-UNSUPPORTED_MARKERS = ('patch_embed1.', 'block1.', 'stem.proj.',
-                       'blocks.0.mlp_tokens.', 'blocks.0.mlp_channels.')
+UNSUPPORTED_MARKERS = ('patch_embed1.', 'block1.', 'blocks.0.mlp_tokens.')
+# timm gMLP tensors and how they touch the residual stream: 'out' rows write
+# to it (or normalise it), 'in' columns read it, None does neither.
+GMLP_PARTS = (
+    (r'stem\.proj\.(weight|bias)$', 'out'),
+    (r'blocks\.\d+\.norm\.(weight|bias)$', 'out'),
+    (r'blocks\.\d+\.mlp_channels\.fc1\.weight$', 'in'),
+    (r'blocks\.\d+\.mlp_channels\.fc1\.bias$', None),
+    (r'blocks\.\d+\.mlp_channels\.gate\.(norm|proj)\.(weight|bias)$', None),
+    (r'blocks\.\d+\.mlp_channels\.fc2\.(weight|bias)$', 'out'),
+    (r'norm\.(weight|bias)$', 'out'),
+)
 # timm DeiT name -> mmpretrain VisionTransformer name
 DEIT_NAMES = (
     (r'patch_embed\.proj\.(weight|bias)$', r'patch_embed.projection.\1'),
@@ -106,10 +118,10 @@ def detect_arch(state: Dict[str, torch.Tensor]) -> str:
     missing = [k for k in HEAD_KEYS if k not in state]
     if any(k.startswith(UNSUPPORTED_MARKERS) for k in state):
         raise ValueError(
-            'this looks like a timm-style PVT/Mixer/gMLP checkpoint (keys '
-            'such as patch_embed1.*, stem.proj.*, blocks.*.mlp_tokens.*): '
-            'only ResNet, MobileNetV2 and DeiT NOAH checkpoints are '
-            'supported (see the module docstring for why).')
+            'this looks like a timm-style PVT/Mixer checkpoint (keys such '
+            'as patch_embed1.*, blocks.*.mlp_tokens.*): only ResNet, '
+            'MobileNetV2, DeiT and gMLP NOAH checkpoints are supported (see '
+            'the module docstring for why).')
     if missing:
         raise ValueError(f'not a NOAH checkpoint from the authors: missing '
                          f'{missing} (expected the head as head.query and '
@@ -121,9 +133,13 @@ def detect_arch(state: Dict[str, torch.Tensor]) -> str:
     if ('patch_embed.proj.weight' in state
             and 'blocks.0.attn.qkv.weight' in state):
         return 'deit'
+    if ('stem.proj.weight' in state
+            and 'blocks.0.mlp_channels.gate.proj.weight' in state):
+        return 'gmlp'
     raise ValueError('unknown backbone: expected a torchvision-style ResNet '
                      '(conv1, layer1..4), MobileNetV2 (features.*) or a '
-                     'timm-style DeiT (patch_embed.*, blocks.*).')
+                     'timm-style DeiT (patch_embed.*, blocks.*.attn.*) or '
+                     'gMLP (stem.proj.*, blocks.*.mlp_channels.gate.*).')
 
 
 def block_permutation(num_heads: int, key_channels: int,
@@ -335,6 +351,37 @@ def _permute_deit(key: str, value: torch.Tensor,
     return value[src].clone()
 
 
+def gmlp_out_channels(state: Dict[str, torch.Tensor]) -> int:
+    return state['stem.proj.weight'].shape[0]
+
+
+def convert_gmlp(state: Dict[str, torch.Tensor],
+                 src=None) -> Dict[str, torch.Tensor]:
+    """timm gMLP -> noah_mm ``GMLP`` (timm's model under ``gmlp.``).
+
+    The spatial gating unit works on the hidden channels, so only the stem,
+    the block norms, ``fc1``'s inputs, ``fc2``'s outputs and the final norm
+    see the permutation of the residual stream.
+    """
+    out = OrderedDict()
+    for key, value in state.items():
+        if key.startswith('head.'):
+            continue
+        for pattern, role in GMLP_PARTS:
+            if re.match(pattern, key):
+                break
+        else:
+            raise ValueError(
+                f'unexpected gMLP key {key!r}: only timm gMLP layers are '
+                'converted.')
+        if src is not None and role == 'out':
+            value = value[src].clone()
+        elif src is not None and role == 'in':
+            value = value[:, src].clone()
+        out['backbone.gmlp.' + key] = value
+    return out
+
+
 def convert(state: Dict[str, torch.Tensor],
             channel_layout: str = 'group_first'
             ) -> Tuple[Dict[str, torch.Tensor], dict]:
@@ -357,12 +404,13 @@ def convert(state: Dict[str, torch.Tensor],
     arch = detect_arch(state)
     channels = dict(resnet=resnet_out_channels,
                     mobilenet_v2=mobilenet_v2_out_channels,
-                    deit=deit_out_channels)[arch](state)
+                    deit=deit_out_channels,
+                    gmlp=gmlp_out_channels)[arch](state)
     head, (N, Ck, Cv) = convert_head(state, channels)
     src = (block_permutation(N, Ck, Cv)
            if channel_layout == 'group_first' else None)
     body = dict(resnet=convert_resnet, mobilenet_v2=convert_mobilenet_v2,
-                deit=convert_deit)[arch](state, src)
+                deit=convert_deit, gmlp=convert_gmlp)[arch](state, src)
     body.update(head)
     info = dict(arch=arch, in_channels=channels, num_heads=N,
                 num_classes=head['head.poca.key_bias'].shape[1],
@@ -373,8 +421,8 @@ def convert(state: Dict[str, torch.Tensor],
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description="Convert the NOAH authors' ResNet / MobileNetV2 / DeiT "
-        'checkpoints to noah_mm (mmpretrain) checkpoints.')
+        description="Convert the NOAH authors' ResNet / MobileNetV2 / DeiT / "
+        'gMLP checkpoints to noah_mm (mmpretrain) checkpoints.')
     parser.add_argument('src', help="the authors' checkpoint")
     parser.add_argument('dst', help='where to save the converted checkpoint')
     parser.add_argument(

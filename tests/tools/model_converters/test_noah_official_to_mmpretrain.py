@@ -261,11 +261,67 @@ def test_deit_converts_exactly(layout):
                           **{'head_proj.weight': torch.zeros(48, 48)}))
 
 
+@pytest.mark.parametrize('layout', ['group_first', 'split_first'])
+def test_gmlp_converts_exactly(layout):
+    """timm gMLP -> noah_mm GMLP (spatial gating on the hidden channels)."""
+    pytest.importorskip('timm')
+    from timm.layers import GatedMlp
+    from timm.models.mlp_mixer import MlpMixer, SpatialGatingBlock
+    torch.manual_seed(0)
+
+    class AuthorsGMLP(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.mixer = MlpMixer(
+                num_classes=0, global_pool='', img_size=32, patch_size=8,
+                num_blocks=2, embed_dim=48, mlp_ratio=6,
+                block_layer=SpatialGatingBlock, mlp_layer=GatedMlp)
+            self.head = AuthorsHead(48, 10, 4, 0.5)
+
+        def forward(self, x):
+            tokens = self.mixer.forward_features(x)
+            B, L, D = tokens.shape
+            return self.head(tokens.transpose(1, 2).reshape(B, D, 4, 4))
+
+    authors = AuthorsGMLP()
+    g = torch.Generator().manual_seed(1)
+    for m in authors.modules():
+        if isinstance(m, nn.LayerNorm):
+            m.weight.data = torch.rand(m.weight.shape, generator=g) + 0.5
+            m.bias.data = torch.randn(m.bias.shape, generator=g) * 0.1
+    for p in authors.head.parameters():
+        p.data = torch.randn(p.shape, generator=g) * 0.5
+    authors.eval()
+    release = {k.replace('mixer.', '', 1): v
+               for k, v in authors.state_dict().items()}
+    converted, info = conv.convert(release, layout)
+    assert info['arch'] == 'gmlp'
+    ours = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='GMLP', arch=dict(embed_dims=48, num_layers=2,
+                                             mlp_ratio=6),
+                      img_size=32, patch_size=8),
+        head=dict(type='NOAHHead', num_classes=10, in_channels=48,
+                  num_heads=4, key_ratio=0.5, channel_layout=layout)))
+    ours.load_state_dict(converted, strict=True)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = authors(x)
+        diff = (ours.eval()(x, mode='tensor') - expected).abs().max()
+    assert expected.std() > 0.1
+    assert diff.item() <= 1e-4
+
+
 def test_refuses_unsupported_and_untrusted(tmp_path):
     pvt_like = {'patch_embed1.proj.weight': torch.zeros(1),
                 'head.query.weight': torch.zeros(1)}
     with pytest.raises(ValueError, match='timm-style PVT'):
         conv.convert(pvt_like)
+    mixer_like = {'stem.proj.weight': torch.zeros(1),
+                  'blocks.0.mlp_tokens.fc1.weight': torch.zeros(1)}
+    with pytest.raises(ValueError, match='Mixer'):
+        conv.convert(mixer_like)
     with pytest.raises(ValueError, match='missing'):
         conv.convert({'conv1.weight': torch.zeros(1)})
     with pytest.raises(ValueError, match='channel_layout'):
