@@ -6,6 +6,7 @@ import glob
 import math
 import os.path as osp
 import re
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -154,9 +155,15 @@ def test_wrong_backbone_is_refused(det_tool, tiny_coco, pvt_cls_checkpoint,
                                    tmp_path):
     """A PVT classifier into a ResNet detector loads nothing: say so."""
     finetune = det_tool('finetune')
-    report = finetune.backbone_load_report(
-        _r50_backbone(), pvt_cls_checkpoint['checkpoint'])
+    backbone = _r50_backbone()
+    report = finetune.backbone_load_report(backbone,
+                                           pvt_cls_checkpoint['checkpoint'])
     assert report['loaded'] == [] and len(report['missing']) == 318
+    # the hook the tool registers stops before training on a wrong backbone
+    hook = finetune.BackboneLoadReport(pvt_cls_checkpoint['checkpoint'])
+    runner = SimpleNamespace(model=SimpleNamespace(backbone=backbone))
+    with pytest.raises(ValueError, match='none of the backbone tensors'):
+        hook.before_train(runner)
     # a stock config (torchvision weights, no prefix) is not for this tool
     with pytest.raises(ValueError, match='does not start its backbone'):
         finetune.build_config(_stock_config(tmp_path), 'x.pth')

@@ -228,7 +228,8 @@ def finetune(config: str,
 
     Returns:
         dict: ``checkpoint`` (the classification checkpoint used),
-        ``backbone`` (the load report, see :func:`backbone_load_report`),
+        ``backbone`` (the load report, see :func:`backbone_load_report`;
+        empty when ``load_from`` or ``resume`` is set),
         ``train_loss`` (the last iteration's total loss), ``metrics``
         (the test metrics) and ``bbox_mAP``.
     """
@@ -237,7 +238,9 @@ def finetune(config: str,
                        cfg_options)
     runner = Runner.from_cfg(cfg)
     report = BackboneLoadReport(checkpoint)
-    runner.register_hook(report)
+    if not (cfg.get('load_from') or cfg.get('resume')):
+        # resuming (or loading a detector) replaces the classifier's tensors
+        runner.register_hook(report)
     runner.train()
     loss = runner.message_hub.get_scalar('train/loss').current()
     metrics = runner.test()
@@ -278,8 +281,9 @@ def main(argv=None) -> dict:
     result = finetune(args.config, args.cls_work_dir, args.data_root,
                       args.work_dir, args.skip_val, args.cfg_options)
     report = result['backbone']
-    print(f'backbone checkpoint: {result["checkpoint"]} '
-          f'({len(report["loaded"])} backbone tensors loaded)')
+    loaded = (f'{len(report["loaded"])} backbone tensors loaded'
+              if report else 'not compared: load_from/resume was set')
+    print(f'backbone checkpoint: {result["checkpoint"]} ({loaded})')
     print(f'last training loss: {result["train_loss"]:.4f}')
     bbox_map = result['bbox_mAP']
     if bbox_map is None:
