@@ -25,6 +25,11 @@ _DAMAGE_MARKERS = ('PytorchStreamReader', 'zip archive', 'central directory',
                    'unexpected EOF', 'invalid header', 'file read failed',
                    'Ran out of input')
 
+# What torch's weights-only unpickler says about a global it was not allowed
+# to load (an allow-list matter, not damage).
+_ALLOW_LIST_MARKERS = ('Unsupported global', 'allowed global', 'refused getattr',
+                       'blocked')
+
 
 class CorruptedCheckpointError(ValueError):
     """A checkpoint file exists but is truncated or not a checkpoint."""
@@ -75,7 +80,7 @@ def load_from_local(filename, map_location):
     try:
         return torch.load(filename, map_location=map_location)
     except pickle.UnpicklingError as e:
-        if 'weights_only' in str(e):
+        if any(m in str(e) for m in _ALLOW_LIST_MARKERS):
             # A global outside the allow-list: not damage, keep torch's
             # message (it names the global) and say how to allow it.
             raise pickle.UnpicklingError(
