@@ -2,7 +2,7 @@
 # (configs/baseline/pvt-tiny_in1k.py): the control for
 # retinanet_pvt-t-noah-pre_fpn_1x_coco.py.
 custom_imports = dict(
-    imports=['noah_mm', 'noah_mm.models.backbones.pretrained_pvt'],
+    imports=['noah_mm'],
     allow_failed_imports=False)
 _base_ = ['./retinanet_pvt-t-noah-pre_fpn_1x_coco.py']
 

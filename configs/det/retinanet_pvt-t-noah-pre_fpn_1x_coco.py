@@ -4,7 +4,7 @@
 # need no conversion). PretrainedPVT is mmdet's PVT whose Pretrained init
 # honours `prefix` (mmdet's own PVT ignores it).
 custom_imports = dict(
-    imports=['noah_mm', 'noah_mm.models.backbones.pretrained_pvt'],
+    imports=['noah_mm'],
     allow_failed_imports=False)
 _base_ = ['mmdet::pvt/retinanet_pvt-t_fpn_1x_coco.py']
 
