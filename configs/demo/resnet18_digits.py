@@ -3,7 +3,7 @@
 _base_ = [
     'mmpretrain::_base_/models/resnet18.py',
     './_base_/digits_bs32.py',
-    './_base_/digits_sgd_cos_4e.py',
+    './_base_/digits_sgd_cos_3e.py',
     './_base_/demo_runtime.py',  # mmpretrain's default_runtime + resume
 ]
 
