@@ -11,7 +11,8 @@ import torch
 from mmengine.config import Config
 from mmpretrain.apis import (ImageClassificationInferencer, ModelHub,
                              get_model, inference_model)
-from mmpretrain.registry import MODELS
+from mmengine.dataset import Compose, default_collate
+from mmpretrain.registry import MODELS, TRANSFORMS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_CLASSES = 10
@@ -32,20 +33,6 @@ test_dataloader = dict(dataset=dict(type='CustomDataset', pipeline=[
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(64, 64)),
     dict(type='PackInputs')]))
-"""
-
-
-METAFILE = """
-Models:
-  - Name: noah-r18-tiny-inference-test
-    Metadata:
-      Training Data: random
-    Results:
-      - Task: Image Classification
-        Dataset: random
-        Metrics:
-          Top 1 Accuracy: 0.0
-    Config: noah_r18_tiny.py
 """
 
 
@@ -100,20 +87,41 @@ def test_inference_model_and_inferencer(noah_files):
     assert res['pred_label'] == int(expected.argmax())
     assert res['pred_class'] == CLASSES[int(expected.argmax())]
 
-    # inference_model picks its inferencer from the model-zoo metadata, so a
-    # NOAH config is used through a (model-index) metafile entry
-    name = 'noah-r18-tiny-inference-test'
+def test_inference_model_with_the_zoo_entry(tmp_path):
+    """``inference_model`` dispatches on model-zoo metadata: our zoo's
+    ``model-index.yml`` entry ``resnet18_noah_in1k`` works with a checkpoint
+    for ``configs/noah/resnet18_noah_in1k.py``."""
+    name = 'resnet18_noah_in1k'
     if not ModelHub.has(name):
-        folder = osp.dirname(cfg)
-        with open(osp.join(folder, 'metafile.yml'), 'w') as f:
-            f.write(METAFILE)
-        with open(osp.join(folder, 'model-index.yml'), 'w') as f:
-            f.write('Import:\n  - metafile.yml\n')
-        ModelHub.register_model_index(osp.join(folder, 'model-index.yml'),
-                                      config_prefix=folder)
-    result = inference_model(name, img, pretrained=ckpt)
-    np.testing.assert_allclose(result['pred_scores'], expected, atol=1e-5)
-    assert result['pred_class'] == CLASSES[int(expected.argmax())]
+        ModelHub.register_model_index(osp.join(ROOT, 'model-index.yml'),
+                                      config_prefix=ROOT)
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'noah', 'resnet18_noah_in1k.py'))
+    # as mmpretrain's get_model does: the top-level data preprocessor
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
+    with torch.no_grad():  # spread the scores of the random head
+        model.head.poca.value_weight.mul_(50)
+    ckpt = tmp_path / 'r18_noah.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    img = tmp_path / 'img.png'
+    rng = np.random.default_rng(1)
+    mmcv.imwrite(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8), str(img))
+
+    result = inference_model(name, str(img), pretrained=str(ckpt))
+    # the same image through the config's test pipeline and the model
+    pipeline = Compose(
+        [TRANSFORMS.build(t) for t in cfg.test_dataloader.dataset.pipeline])
+    data = model.data_preprocessor(
+        default_collate([pipeline(dict(img_path=str(img)))]), False)
+    with torch.no_grad():
+        expected = model(data['inputs'], mode='tensor')[0].softmax(-1)
+    assert len(result['pred_scores']) == 1000
+    assert expected.max() > 10 * expected.median()
+    np.testing.assert_allclose(result['pred_scores'], expected.numpy(),
+                               rtol=1e-4, atol=1e-7)
+    assert result['pred_label'] == int(expected.argmax())
 
 
 def test_image_demo_prints_top5(noah_files, monkeypatch, capsys):
