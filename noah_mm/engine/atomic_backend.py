@@ -40,6 +40,11 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     fd, tmp_path = tempfile.mkstemp(
         prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
     try:
+        # mkstemp makes 0600 files; give the checkpoint the permissions a
+        # plain open() would (0666 minus the umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

@@ -82,3 +82,12 @@ def test_sigkill_during_saving_leaves_a_complete_file(tmp_path):
         data = f.read()
     assert len(data) == n
     assert data in (b'a' * n, b'b' * n)
+
+
+def test_permissions_like_a_plain_write(tmp_path):
+    plain = tmp_path / 'plain'
+    plain.write_bytes(b'x')
+    atomic = tmp_path / 'atomic'
+    atomic_write_bytes(b'x', atomic)
+    assert (os.stat(atomic).st_mode & 0o777) == (os.stat(plain).st_mode
+                                                 & 0o777)

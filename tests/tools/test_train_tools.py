@@ -248,7 +248,7 @@ def test_dist_train_two_cpu_processes(setup):
 
 def test_corrupted_checkpoint_clear_error(setup, reference_run, tmp_path):
     from noah_mm.engine import CorruptedCheckpointError
-    good = osp.join(reference_run['work_dir'], 'epoch_1.pth')
+    good = osp.join(reference_run['work_dir'], f'epoch_{EPOCHS}.pth')
     with open(good, 'rb') as f:
         data = f.read()
     truncated = str(tmp_path / 'truncated.pth')
