@@ -163,15 +163,22 @@ def render_table(models: List[dict],
     header += ['Config']
     lines = ['| ' + ' | '.join(header) + ' |',
              '|' + '---|' * len(header)]
-    notes = []
+    notes = []  # one footnote per distinct reason
     for model in models:
         meta = model['Metadata']
         metrics = _metrics(model)
         params = fmt_params(meta['Parameters'])
         madds = fmt_madds(meta['FLOPs'])
-        if model.get('Deviation'):
-            notes.append((model['Name'], model['Deviation']['Reason']))
-            madds += f' [{len(notes)}]'
+        deviation = model.get('Deviation') or {}
+        if deviation:
+            reason = ' '.join(deviation['Reason'].split())
+            if reason not in notes:
+                notes.append(reason)
+            mark = f' [{notes.index(reason) + 1}]'
+            if 'Parameters' in deviation:
+                params += mark
+            if 'FLOPs' in deviation:
+                madds += mark
         row = [
             model['Name'], model.get('Head', ''), params, madds,
             f"{metrics['Top 1 Accuracy']:.2f}",
@@ -182,9 +189,9 @@ def render_table(models: List[dict],
             row += [fmt_params(p) if p else '', fmt_madds(m) if m else '']
         row.append(f"[config]({model['Config']})")
         lines.append('| ' + ' | '.join(row) + ' |')
-    for i, (name, reason) in enumerate(notes, 1):
+    for i, reason in enumerate(notes, 1):
         lines.append('')
-        lines.append(f'[{i}] `{name}`: {" ".join(reason.split())}')
+        lines.append(f'[{i}] {reason}')
     return '\n'.join(lines)
 
 
