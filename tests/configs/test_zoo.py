@@ -224,3 +224,104 @@ def test_paper_bottleneck_resnet_madds_are_v1_counts():
     assert abs(madds - paper) <= 0.01 * paper
     # the zoo's layout, counted by test_zoo_config
     assert meta['Deviation']['FLOPs'] > 1.05 * paper
+
+
+def test_readme_table_is_generated_from_metafile():
+    """The README's zoo table is the output of zoo_table.py."""
+    with open(osp.join(REPO, 'README.md')) as f:
+        readme = f.read()
+    table = zoo_table.render_table(zoo_table.load_metafile(METAFILE))
+    assert table in readme, ('README.md "## Model zoo" is out of date: '
+                             'paste `python tools/analysis_tools/'
+                             'zoo_table.py`')
+
+
+# family: (slugs, optimiser, lr, weight decay, epochs, paper batch,
+#          NOAH head dropout)
+RECIPES = {
+    'ResNet': (('resnet18', 'resnet50', 'resnet101', 'resnet152'), 'SGD', 0.1,
+               1e-4, 100, 256, 0.1),
+    'MobileNet': (('mobilenetv2-1.0x', 'mobilenetv2-0.75x', 'mobilenetv2-0.5x',
+                   'mobilenetv2-0.35x', 'mobilenetv3-small'), 'SGD', 0.05,
+                  4e-5, 150, 256, 0.2),
+    'ShuffleNetV2': (('shufflenetv2-1.0x', ), 'SGD', 0.5, 4e-5, 240, 1024, 0),
+}
+
+
+@pytest.mark.parametrize('family', sorted(RECIPES))
+def test_cnn_recipes_follow_the_paper(family):
+    """SPEC section 3: optimiser, lr, wd, epochs, 8 GPUs x per-GPU batch =
+    the paper's batch, head dropout, and the schedule's end."""
+    slugs, optim, lr, wd, epochs, batch, dropout = RECIPES[family]
+    for slug in slugs:
+        for rel in (f'configs/baseline/{slug}_in1k.py',
+                    f'configs/noah/{slug}_noah_in1k.py'):
+            cfg = Config.fromfile(osp.join(REPO, rel))
+            opt = cfg.optim_wrapper.optimizer
+            assert (opt.type, opt.lr, opt.weight_decay) == (optim, lr, wd)
+            assert opt.momentum == 0.9
+            assert cfg.train_cfg.max_epochs == epochs
+            assert cfg.train_dataloader.batch_size * 8 == batch
+            assert cfg.auto_scale_lr.base_batch_size == batch
+            assert cfg.val_evaluator.topk == (1, 5)
+            if 'noah' in rel:
+                assert cfg.model.head.type == 'NOAHHead'
+                assert cfg.model.neck is None
+                assert cfg.model.head.get('dropout', 0) == dropout
+            no_bn_wd = slug.startswith(('mobilenetv3', 'shufflenet'))
+            paramwise = cfg.optim_wrapper.get('paramwise_cfg', {})
+            assert (paramwise.get('norm_decay_mult') == 0) == no_bn_wd
+
+
+def test_no_weight_decay_on_norm_layers_where_stated():
+    """MobileNetV3-Small's optimiser leaves its BN parameters undecayed and
+    decays its convolutions; the step/cosine/linear schedules end where the
+    paper's do."""
+    from mmengine.optim import build_optim_wrapper
+    cfg, model = _build('configs/noah/mobilenetv3-small_noah_in1k.py')
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    norm = {id(p) for m in model.modules()
+            if isinstance(m, torch.nn.BatchNorm2d) for p in m.parameters()}
+    decay = {}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            decay[id(p)] = group['weight_decay']
+    assert norm and all(decay[i] == 0 for i in norm)
+    assert decay[id(model.backbone.layer0.conv.weight)] == 4e-5
+
+    step = Config.fromfile(osp.join(REPO, 'configs/baseline/resnet50_in1k.py'))
+    assert step.param_scheduler.milestones == [30, 60, 90]
+    assert step.param_scheduler.gamma == 0.1
+    cos = Config.fromfile(
+        osp.join(REPO, 'configs/baseline/mobilenetv2-1.0x_in1k.py'))
+    assert (cos.param_scheduler.type, cos.param_scheduler.eta_min,
+            cos.param_scheduler.end) == ('CosineAnnealingLR', 0.0, 150)
+    lin = Config.fromfile(
+        osp.join(REPO, 'configs/baseline/shufflenetv2-1.0x_in1k.py'))
+    assert (lin.param_scheduler.type, lin.param_scheduler.end_factor,
+            lin.param_scheduler.end) == ('LinearLR', 0.0, 240)
+
+
+def test_aggressive_regime_follows_table_8():
+    """The ConvNeXt-style regime: AdamW 4e-3, wd 0.05, 20 warm-up epochs then
+    cosine, 300 epochs, 8 x 512 = 4096, EMA, Mixup/CutMix, label smoothing,
+    stochastic depth, RandAugment and RandomErasing."""
+    for rel in ('configs/baseline/resnet50_in1k_aggressive.py',
+                'configs/noah/resnet50_noah_in1k_aggressive.py'):
+        cfg = Config.fromfile(osp.join(REPO, rel))
+        opt = cfg.optim_wrapper.optimizer
+        assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 4e-3, 0.05)
+        warmup, cosine = cfg.param_scheduler
+        assert (warmup.type, warmup.end) == ('LinearLR', 20)
+        assert (cosine.type, cosine.begin, cosine.end) == (
+            'CosineAnnealingLR', 20, 300)
+        assert cfg.train_cfg.max_epochs == 300
+        assert cfg.train_dataloader.batch_size * 8 == 4096
+        assert [h.type for h in cfg.custom_hooks] == ['EMAHook']
+        assert [a.type for a in cfg.model.train_cfg.augments] == [
+            'Mixup', 'CutMix'
+        ]
+        assert cfg.model.head.loss.type == 'LabelSmoothLoss'
+        assert cfg.model.backbone.drop_path_rate > 0
+        steps = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+        assert 'RandAugment' in steps and 'RandomErasing' in steps
