@@ -459,7 +459,10 @@ class POCA(BaseModule):
         return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.impl == 'reference' or not self.fast_path_applies:
+        # Tracers (complexity counters, ONNX export) cannot see inside the
+        # fast path's autograd.Function: they get the reference ops.
+        if (self.impl == 'reference' or not self.fast_path_applies
+                or torch.jit.is_tracing()):
             return self.aggregate(self.block_tensors(x)['poca'])
         self._check_input(x)
         B, C, H, W = x.shape
