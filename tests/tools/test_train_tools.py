@@ -19,6 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
+import noah_mm  # noqa: F401  (safe-loader allow-list for torch.load)
+
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 PYTHON = sys.executable
 EPOCHS = 3
