@@ -51,6 +51,8 @@ def main():
     args = parse_args()
     ranked = top_k(args.img, args.config, args.checkpoint, args.topk,
                    args.device)
+    # mmpretrain's progress bar may leave the cursor mid-line (no terminal).
+    print(f'\ntop-{args.topk} classes of {args.img}:')
     for rank, (index, name, score) in enumerate(ranked, 1):
         label = f'{index} ({name})' if name is not None else str(index)
         print(f'{rank}. {label}: {score:.4f}')
