@@ -1,7 +1,7 @@
 # DeiT-Tiny 0.5x (paper Table 2 baseline): every block's width x0.5
 # (embed 96, 3 heads, MLP 96 x 4, depth 12);
 # the class-token head reads the 96 channels directly (the paper's Params;
-# see configs/README_vit_mlp.md).
+# see README.md, "The ViT and MLP families").
 _base_ = ['./deit-tiny_in1k.py']
 
 model = dict(

@@ -1,7 +1,7 @@
 # DeiT-Tiny 0.75x (paper Table 2 baseline): every block's width x0.75
 # (embed 144, 3 heads, MLP 144 x 4, depth 12);
 # the class-token head reads the 144 channels directly (the paper's Params;
-# see configs/README_vit_mlp.md).
+# see README.md, "The ViT and MLP families").
 _base_ = ['./deit-tiny_in1k.py']
 
 model = dict(

@@ -1,7 +1,7 @@
 # gMLP-Tiny/16 (paper Table 3 baseline): width 128, 30 blocks, MLP ratio 6,
 # GAP + linear head; the NOAH paper's MLP recipe (AdamW lr 7e-4, wd 0.067,
 # 300 epochs, 8 GPUs x 192 = batch 1536) with DeiT augmentations.
-# `GMLP` is timm's gMLP registered by noah_mm (see configs/README_vit_mlp.md).
+# `GMLP` is timm's gMLP registered by noah_mm (see README.md, "The ViT and MLP families").
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 _base_ = [
     '../_base_/datasets/imagenet_bs192_vit_mlp_aug.py',

@@ -1,6 +1,6 @@
 # PVT-Tiny (PVT v1, paper Table 2 baseline): mmdet's PVT v1 backbone under an
 # mmpretrain ImageClassifier, with PVT's final LayerNorm, then GAP + linear
-# (PVT's class token is not kept; see configs/README_vit_mlp.md).
+# (PVT's class token is not kept; see README.md, "The ViT and MLP families").
 # Stage dims [64, 128, 320, 512], heads [1, 2, 5, 8], depths [2, 2, 2, 2],
 # sr [8, 4, 2, 1], MLP ratios [8, 8, 4, 4], patch 4.
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)

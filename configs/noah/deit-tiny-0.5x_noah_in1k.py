@@ -1,6 +1,6 @@
 # DeiT-Tiny 0.5x + NOAH (paper Table 2; N=4, r=1/2): every block's width x0.5
 # (embed 96, 3 heads, MLP 96 x 4, depth 12); NOAH reads the 96 channels
-# directly (the paper's Params; see configs/README_vit_mlp.md).
+# directly (the paper's Params; see README.md, "The ViT and MLP families").
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 _base_ = ['./deit-tiny_noah_in1k.py']
 
