@@ -6,7 +6,7 @@ paper's Params (to 0.01M) and MAdds (to 3%).
 Each config is built once. The forward pass uses a small input where the model
 allows (64x64; MLP-Mixer and gMLP mix a fixed number of tokens: 224x224).
 MAdds are counted at 224x224 with mmengine's complexity analysis (see
-``tools/analysis_tools/zoo_table.py`` for what is counted); the backbone's
+``tools/analysis_tools/complexity_table.py`` for what is counted); the backbone's
 count is shared by the configs that use the same backbone (baseline, NOAH and
 ablations), the head is counted on the backbone's output.
 """
@@ -40,14 +40,14 @@ TRAIN_ONLY_KEYS = ('drop_path_rate', 'drop_rate', 'init_cfg', 'frozen_stages',
 
 
 def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'zoo_table.py')
-    spec = importlib.util.spec_from_file_location('zoo_table', path)
+    path = osp.join(REPO, 'tools', 'analysis_tools', 'complexity_table.py')
+    spec = importlib.util.spec_from_file_location('complexity_table', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-zoo_table = _load_tool()
+complexity_table = _load_tool()
 
 
 def _classification_configs():
@@ -123,14 +123,14 @@ def _madds_224(cfg, model):
 
         handle = model.backbone.register_forward_hook(record)
         try:
-            madds, _ = zoo_table.count_madds(
+            madds, _ = complexity_table.count_madds(
                 model.backbone, (torch.zeros(1, 3, 224, 224), ))
         finally:
             handle.remove()
         _BACKBONE_MADDS[key] = (madds, shapes[0])
     backbone_madds, shapes = _BACKBONE_MADDS[key]
     feats = tuple(torch.zeros(shape) for shape in shapes)
-    head_madds, _ = zoo_table.count_madds(_NeckHead(model), feats)
+    head_madds, _ = complexity_table.count_madds(_NeckHead(model), feats)
     return backbone_madds + head_madds
 
 
@@ -217,8 +217,8 @@ def test_paper_bottleneck_resnet_madds_are_v1_counts():
     cfg.model.backbone.style = 'caffe'
     from mmpretrain.registry import MODELS
     model = MODELS.build(cfg.model).eval()
-    madds, _ = zoo_table.count_madds(
-        zoo_table.TensorMode(model), (torch.zeros(1, 3, 224, 224), ))
+    madds, _ = complexity_table.count_madds(
+        complexity_table.TensorMode(model), (torch.zeros(1, 3, 224, 224), ))
     meta = META['configs/baseline/resnet50_in1k.py']
     paper = meta['Metadata']['FLOPs']
     assert abs(madds - paper) <= 0.01 * paper
@@ -227,13 +227,13 @@ def test_paper_bottleneck_resnet_madds_are_v1_counts():
 
 
 def test_readme_table_is_generated_from_metafile():
-    """The README's zoo table is the output of zoo_table.py."""
+    """The README's zoo table is the output of complexity_table.py."""
     with open(osp.join(REPO, 'README.md')) as f:
         readme = f.read()
-    table = zoo_table.render_table(zoo_table.load_metafile(METAFILE))
+    table = complexity_table.render_table(complexity_table.load_metafile(METAFILE))
     assert table in readme, ('README.md "## Model zoo" is out of date: '
                              'paste `python tools/analysis_tools/'
-                             'zoo_table.py`')
+                             'complexity_table.py`')
 
 
 # family: (slugs, optimiser, lr, weight decay, epochs, paper batch,

@@ -21,8 +21,8 @@ is an opaque autograd function to the tracer.
 
 Example::
 
-    python tools/analysis_tools/zoo_table.py                 # README table
-    python tools/analysis_tools/zoo_table.py --count resnet  # check a family
+    python tools/analysis_tools/complexity_table.py                 # README table
+    python tools/analysis_tools/complexity_table.py --count resnet  # check a family
 """
 import argparse
 import contextlib
