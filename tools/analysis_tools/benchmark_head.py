@@ -139,7 +139,7 @@ def main():
                     row = bench_shape(name, batch, mode, args.rounds)
                     saved = ''
                     if 'saved_fast' in row:
-                        saved = (f'{row["saved_fast"] / row["saved_ref"]:.3f}'
+                        saved = (f' {row["saved_fast"] / row["saved_ref"]:.3f}'
                                  f' ({row["saved_fast"] / 2**20:.1f}/'
                                  f'{row["saved_ref"] / 2**20:.1f} MiB)')
                     print(f'{name:<17}{batch:>6}{threads:>4} {mode:<8}'

@@ -153,18 +153,21 @@ class _FastPOCAFunction(torch.autograd.Function):
         attn = torch.bmm(key_weight, keys).view(N, M, B, L).to(dtype)
         attn = attn.softmax(-1)
         value = torch.bmm(value_weight, values).view(N, M, B, L).to(dtype)
-        value.add_(value_bias[..., None, None].to(dtype))
         g = (grad_out.t().to(dtype) * ctx.scale)[None, :, :, None]
         if keep is not None:
             mask = keep.to(dtype) / (1 - ctx.dropout_p)
-            attn_mask = attn * mask
-            value = value * mask
+            value.add_(value_bias[..., None, None].to(dtype)).mul_(mask)
+            pooled = (attn * value).sum(-1, keepdim=True)
+            d_logits = attn * (value - pooled) * g
+            d_value = attn.mul_(mask).mul_(g)
+            d_value_bias = d_value.sum((2, 3))
         else:
-            attn_mask = attn
-        pooled = (attn * value).sum(-1, keepdim=True)
-        d_logits = attn * (value - pooled) * g
-        d_value = attn_mask * g
-        d_value_bias = d_value.sum((2, 3))
+            # sum_l A_l = 1: the value bias cancels in dS = A (V - P) g and
+            # its gradient is g for every block. Reuse the buffers in place.
+            pooled = (attn * value).sum(-1, keepdim=True)
+            d_logits = value.sub_(pooled).mul_(attn).mul_(g)
+            d_value = attn.mul_(g)
+            d_value_bias = g.sum((2, 3)).expand(N, M)
         d_logits = d_logits.view(N, M, B * L).to(keys.dtype)
         d_value = d_value.view(N, M, B * L).to(values.dtype)
         d_key_weight = torch.bmm(d_logits, keys.transpose(1, 2))
