@@ -3,6 +3,8 @@
 # weight decay 0.05. Label smoothing (head loss), Mixup and CutMix
 # (model.train_cfg) live in the model; RandAugment and RandomErasing in
 # `../datasets/imagenet_bs128_vit_mlp_aug.py`.
+_base_ = ['./warmup5_cosine_300e.py']
+
 optim_wrapper = dict(
     optimizer=dict(
         type='AdamW',
@@ -20,25 +22,7 @@ optim_wrapper = dict(
         }),
 )
 
-# 5 warm-up epochs as in the DeiT/PVT code the paper trained with, then
-# cosine to zero.
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=5,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=295,
-        eta_min=0.0,
-        by_epoch=True,
-        begin=5,
-        end=300,
-        convert_to_iter_based=True),
-]
+param_scheduler = {{_base_.warmup5_cosine_300e}}
 
 train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)
 val_cfg = dict()
