@@ -1,6 +1,5 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """mmpretrain's inference APIs and tools/demo/image_demo.py with NOAH."""
-import importlib.util
 import os.path as osp
 import sys
 
@@ -14,7 +13,8 @@ from mmpretrain.apis import (ImageClassificationInferencer, ModelHub,
 from mmengine.dataset import Compose, default_collate
 from mmpretrain.registry import MODELS, TRANSFORMS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import REPO as ROOT, load_tool
+
 NUM_CLASSES = 10
 CLASSES = [f'c{i}' for i in range(NUM_CLASSES)]
 MEAN, STD = [120.0, 110.0, 100.0], [60.0, 50.0, 40.0]
@@ -34,14 +34,6 @@ test_dataloader = dict(dataset=dict(type='CustomDataset', pipeline=[
     dict(type='Resize', scale=(64, 64)),
     dict(type='PackInputs')]))
 """
-
-
-def _load_demo():
-    path = osp.join(ROOT, 'tools', 'demo', 'image_demo.py')
-    spec = importlib.util.spec_from_file_location('image_demo_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -126,7 +118,7 @@ def test_inference_model_with_the_zoo_entry(tmp_path):
 
 def test_image_demo_prints_top5(noah_files, monkeypatch, capsys):
     cfg, ckpt, img = noah_files
-    demo = _load_demo()
+    demo = load_tool('tools/demo/image_demo.py')
     monkeypatch.setattr(sys, 'argv', ['image_demo.py', img, cfg, ckpt])
     demo.main()
     lines = capsys.readouterr().out.strip().splitlines()[-5:]

@@ -12,7 +12,6 @@ ablations), the head is counted on the backbone's output.
 """
 import copy
 import glob
-import importlib.util
 import json
 import os.path as osp
 
@@ -22,7 +21,8 @@ import yaml
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import REPO, load_tool
+
 CONFIGS = osp.join(REPO, 'configs')
 METAFILE = osp.join(CONFIGS, 'noah', 'metafile.yml')
 SLUGS = ('resnet18 resnet50 resnet101 resnet152 mobilenetv2-1.0x '
@@ -39,15 +39,7 @@ TRAIN_ONLY_KEYS = ('drop_path_rate', 'drop_rate', 'init_cfg', 'frozen_stages',
                    'norm_eval', 'with_cp')
 
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools', 'complexity_table.py')
-    spec = importlib.util.spec_from_file_location('complexity_table', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-complexity_table = _load_tool()
+complexity_table = load_tool('tools/analysis_tools/complexity_table.py')
 
 
 def _classification_configs():

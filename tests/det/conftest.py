@@ -1,7 +1,6 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """Fixtures for the detection tests: a tiny COCO data set and classification
 checkpoints (ResNet-50 and PVT-Tiny classifiers) written in the test."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,17 +9,12 @@ from mmengine.config import Config
 from mmengine.hub import get_config
 
 import noah_mm  # noqa: F401
+from tool_loader import REPO as ROOT, load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def load_tool(name: str):
-    """Import ``tools/det/<name>.py`` (tools/ is not a package)."""
-    path = osp.join(ROOT, 'tools', 'det', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'det_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def det_tool_module(name: str):
+    """Import ``tools/det/<name>.py``."""
+    return load_tool(f'tools/det/{name}.py')
 
 
 def _save_classifier(model_cfg: dict, path: str) -> dict:
@@ -47,14 +41,14 @@ def _save_classifier(model_cfg: dict, path: str) -> dict:
 @pytest.fixture(scope='session')
 def det_tool():
     """``det_tool('finetune')`` imports ``tools/det/finetune.py``."""
-    return load_tool
+    return det_tool_module
 
 
 @pytest.fixture(scope='session')
 def tiny_coco(tmp_path_factory):
     """COCO layout with 2 train and 1 val 128x128 images (boxes + masks)."""
     root = str(tmp_path_factory.mktemp('tiny_coco'))
-    load_tool('make_tiny_coco').make_tiny_coco(root, num_train=2, num_val=1,
+    det_tool_module('make_tiny_coco').make_tiny_coco(root, num_train=2, num_val=1,
                                                size=128, seed=0)
     return root
 

@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 
 from noah_mm.models.roi_heads import NOAHBBoxHead
+from tool_loader import REPO as ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'det', '*.py')))
 NAMES = [osp.basename(c) for c in CONFIGS]

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import REPO as ROOT
 
 
 def small_run_options(name: str) -> dict:

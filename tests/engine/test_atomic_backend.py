@@ -10,8 +10,7 @@ import pytest
 from mmengine.fileio import get_file_backend
 
 from noah_mm.engine import AtomicLocalBackend, atomic_write_bytes
-
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+from tool_loader import REPO as ROOT
 
 
 def test_registered_and_writes(tmp_path):

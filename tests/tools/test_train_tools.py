@@ -20,8 +20,8 @@ import torch
 from PIL import Image
 
 import noah_mm  # noqa: F401  (safe-loader allow-list for torch.load)
+from tool_loader import REPO as ROOT
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 PYTHON = sys.executable
 EPOCHS = 3
 

@@ -1,8 +1,6 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """A NOAH model exported to ONNX gives PyTorch's logits in onnxruntime."""
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -10,11 +8,11 @@ import torch
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
-onnx = pytest.importorskip('onnx')  # requirements/runtime.txt installs both
+onnx = pytest.importorskip('onnx')  # requirements/tests.txt installs both
 ort = pytest.importorskip('onnxruntime')
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+from tool_loader import load_tool
+
 CONFIG = """
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 model = dict(
@@ -28,16 +26,8 @@ model = dict(
 """
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'deployment', 'export_onnx.py')
-    spec = importlib.util.spec_from_file_location('export_onnx_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_onnx_round_trip(tmp_path):
-    tool = _load_tool()
+    tool = load_tool('tools/deployment/export_onnx.py')
     cfg = tmp_path / 'noah_r18_tiny.py'
     cfg.write_text(CONFIG)
     torch.manual_seed(0)
@@ -72,7 +62,7 @@ def test_onnx_round_trip(tmp_path):
 
 
 def test_export_rejects_bad_arguments():
-    tool = _load_tool()
+    tool = load_tool('tools/deployment/export_onnx.py')
     model = MODELS.build(dict(
         type='ImageClassifier', backbone=dict(type='ResNet', depth=18),
         head=dict(type='NOAHHead', num_classes=10, in_channels=512)))

@@ -7,7 +7,6 @@ a torchvision backbone and a head of two grouped 1x1 convolutions
 rest, output channel ``n*M + m`` = block ``n``, class ``m``), spatial softmax
 of the query, product with the value, sum over positions and blocks.
 """
-import importlib.util
 import os.path as osp
 import sys
 
@@ -18,21 +17,12 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 from torch import nn
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+from tool_loader import REPO as ROOT, load_tool
+
 CONFIG = osp.join(ROOT, 'configs', 'noah', 'resnet18_noah_in1k.py')
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'model_converters',
-                    'noah_official_to_mmpretrain.py')
-    spec = importlib.util.spec_from_file_location('noah_official_conv', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-conv = _load_tool()
+conv = load_tool('tools/model_converters/noah_official_to_mmpretrain.py')
 
 
 class AuthorsHead(nn.Module):

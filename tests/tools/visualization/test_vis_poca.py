@@ -1,7 +1,5 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """vis_poca draws the POCA maps of a random-weight NOAH model."""
-import importlib.util
-import os.path as osp
 import sys
 
 import mmcv
@@ -10,8 +8,8 @@ import pytest
 import torch
 from mmpretrain.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+from tool_loader import load_tool
+
 NUM_HEADS = 4
 
 CONFIG = f"""
@@ -30,15 +28,7 @@ test_dataloader = dict(dataset=dict(type='CustomDataset', pipeline=[
 """
 
 
-def _load_tool():
-    path = osp.join(ROOT, 'tools', 'visualization', 'vis_poca.py')
-    spec = importlib.util.spec_from_file_location('vis_poca_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-vis = _load_tool()
+vis = load_tool('tools/visualization/vis_poca.py')
 
 
 @pytest.fixture(scope='module')
