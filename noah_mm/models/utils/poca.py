@@ -102,6 +102,32 @@ def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
     return blocks.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(B, -1, L)
 
 
+def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
+                          value_weight: torch.Tensor, layout: tuple):
+    """What the fast path computes in forward and recomputes in backward.
+
+    Args:
+        x (Tensor): Input ``(B, C, L)``.
+        key_weight, value_weight (Tensor): ``(N, M, C_k)``, ``(N, M, C_v)``.
+        layout (tuple): ``(key_channels, shared_input, split_first)``.
+
+    Returns:
+        tuple: the block inputs ``keys (N, C_k, B*L)`` and
+        ``values (N, C_v, B*L)``, the attention ``A = softmax_l(W_k F_k)``
+        in at least fp32 (the key bias cannot change it and is left out) and
+        ``V' = W_v F_v`` without bias, both ``(N, M, B, L)``.
+    """
+    key_channels, shared_input, split_first = layout
+    B, _, L = x.shape
+    N, M = value_weight.shape[:2]
+    keys, values = _to_blocks(x, N, key_channels, shared_input, split_first)
+    logits = torch.bmm(key_weight, keys).view(N, M, B, L)
+    attn = logits.to(torch.promote_types(logits.dtype,
+                                         torch.float32)).softmax(-1)
+    value = torch.bmm(value_weight, values).view(N, M, B, L)
+    return keys, values, attn, value
+
+
 class _FastPOCAFunction(torch.autograd.Function):
     """POCA logits with recomputation: saves only the input (plus the
     dropout mask when dropout is active) and recomputes the rest.
@@ -117,17 +143,8 @@ class _FastPOCAFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, key_weight, key_bias, value_weight, value_bias,
                 layout, scale, dropout_p):
-        num_heads, key_channels, shared_input, split_first = layout
-        B, C, L = x.shape
-        N, M = value_weight.shape[:2]
-        keys, values = _to_blocks(x, num_heads, key_channels, shared_input,
-                                  split_first)
-        # The key bias cannot change a softmax over positions: it is skipped.
-        logits = torch.bmm(key_weight, keys).view(N, M, B, L)
-        if logits.dtype in (torch.float16, torch.bfloat16):
-            logits = logits.float()
-        attn = logits.softmax(-1)  # one fused pass, in place of logits
-        value = torch.bmm(value_weight, values).view(N, M, B, L)
+        _, _, attn, value = _attention_and_values(x, key_weight, value_weight,
+                                                  layout)
         keep = None
         if dropout_p > 0:
             keep = torch.rand_like(attn) >= dropout_p
@@ -144,15 +161,13 @@ class _FastPOCAFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         x, key_weight, value_weight, value_bias, keep = ctx.saved_tensors
-        num_heads, key_channels, shared_input, split_first = ctx.layout
+        _, shared_input, split_first = ctx.layout
         B, C, L = x.shape
         N, M = value_weight.shape[:2]
-        keys, values = _to_blocks(x, num_heads, key_channels, shared_input,
-                                  split_first)
-        dtype = torch.promote_types(x.dtype, torch.float32)
-        attn = torch.bmm(key_weight, keys).view(N, M, B, L).to(dtype)
-        attn = attn.softmax(-1)
-        value = torch.bmm(value_weight, values).view(N, M, B, L).to(dtype)
+        keys, values, attn, value = _attention_and_values(
+            x, key_weight, value_weight, ctx.layout)
+        dtype = attn.dtype
+        value = value.to(dtype)
         g = (grad_out.t().to(dtype) * ctx.scale)[None, :, :, None]
         if keep is not None:
             mask = keep.to(dtype) / (1 - ctx.dropout_p)
@@ -473,7 +488,7 @@ class POCA(BaseModule):
         scale = 1.0 if self.aggregation == 'sum' else 1.0 / (N * H * W)
         dropout_p = self.dropout.p if (
             self.training and isinstance(self.dropout, nn.Dropout)) else 0.0
-        layout = (N, self.key_channels, self.split == 'group',
+        layout = (self.key_channels, self.split == 'group',
                   self.split == 'both'
                   and self.channel_layout == 'split_first')
         return _FastPOCAFunction.apply(
