@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
+from noah_mm.ops import poca_cpu
 from noah_mm.registry import MODELS
 
 SPLITS = ('both', 'group', 'none')
@@ -102,6 +103,18 @@ def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
     return blocks.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(B, -1, L)
 
 
+def _block_offsets(layout: tuple, C: int, N: int) -> tuple:
+    """``(key_base, key_step, value_base, value_step)``: block ``n`` reads its
+    keys from input channel ``key_base + n*key_step`` on and its values from
+    ``value_base + n*value_step`` on (the layout of :func:`_to_blocks`)."""
+    key_channels, shared_input, split_first = layout
+    if shared_input:
+        return 0, C // N, 0, C // N
+    if split_first:
+        return 0, key_channels, N * key_channels, C // N - key_channels
+    return 0, C // N, key_channels, C // N
+
+
 def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
                           value_weight: torch.Tensor, layout: tuple):
     """What the fast path computes in forward and recomputes in backward.
@@ -138,23 +151,37 @@ class _FastPOCAFunction(torch.autograd.Function):
 
     Backward recomputes ``S`` and ``V`` and uses
     ``dS = A * (V' - P) * g`` and ``dV = A * mask * g``.
+
+    With ``packed`` weights (fp32 on the CPU, no dropout) the fused kernels
+    of :mod:`noah_mm.ops.poca_cpu` compute the forward and ``dS``, ``dV``;
+    otherwise PyTorch ops do, in ``(N, M, B, L)`` tensors.
     """
 
     @staticmethod
     def forward(ctx, x, key_weight, key_bias, value_weight, value_bias,
-                layout, scale, dropout_p):
-        _, _, attn, value = _attention_and_values(x, key_weight, value_weight,
-                                                  layout)
+                layout, scale, dropout_p, packed):
+        N, M = value_weight.shape[:2]
         keep = None
-        if dropout_p > 0:
-            keep = torch.rand_like(attn) >= dropout_p
-            value = (value + value_bias[..., None, None]) * keep
-            pooled = value.mul_(attn).sum(-1) / (1 - dropout_p)
+        if packed is not None:
+            channels = (key_weight.shape[2], value_weight.shape[2])
+            pooled = poca_cpu.forward(x, packed, M, channels,
+                                      _block_offsets(layout, x.shape[1], N))
+            out = (pooled + value_bias.sum(0)).mul_(scale)
         else:
-            # sum_l A_l = 1, so the value bias adds once per block.
-            pooled = value.mul_(attn).sum(-1) + value_bias[..., None]
-        out = pooled.sum(0).t().mul(scale)  # (B, M)
+            _, _, attn, value = _attention_and_values(x, key_weight,
+                                                      value_weight, layout)
+            if dropout_p > 0:
+                keep = torch.rand_like(attn) >= dropout_p
+                value = (value + value_bias[..., None, None]) * keep
+                pooled = value.mul_(attn).sum(-1) / (1 - dropout_p)
+            else:
+                # sum_l A_l = 1, so the value bias adds once per block.
+                pooled = value.mul_(attn).sum(-1) + value_bias[..., None]
+            out = pooled.sum(0).t().mul(scale)  # (B, M)
         ctx.save_for_backward(x, key_weight, value_weight, value_bias, keep)
+        # Parameter-sized and cached by the module across calls: kept on ctx,
+        # not among the per-batch saved tensors.
+        ctx.packed = packed
         ctx.layout, ctx.scale, ctx.dropout_p = layout, scale, dropout_p
         return out.to(x.dtype)
 
@@ -163,6 +190,41 @@ class _FastPOCAFunction(torch.autograd.Function):
         x, key_weight, value_weight, value_bias, keep = ctx.saved_tensors
         _, shared_input, split_first = ctx.layout
         B, C, L = x.shape
+        N, M = value_weight.shape[:2]
+        if ctx.packed is not None:
+            g = grad_out.float() * ctx.scale  # (B, M)
+            d_logits_t, d_value_t = poca_cpu.backward(
+                x, ctx.packed, M, (key_weight.shape[2], value_weight.shape[2]),
+                _block_offsets(ctx.layout, C, N), g)
+            # (N, B*L, M) -> (N, M, B*L) views: bmm reads them transposed.
+            d_logits, d_value = d_logits_t.transpose(1, 2), d_value_t.transpose(
+                1, 2)
+            keys, values = _to_blocks(x, N, key_weight.shape[2], shared_input,
+                                      split_first)
+            d_value_bias = g.sum(0).expand(N, M)
+        else:
+            keys, values, d_logits, d_value, d_value_bias = (
+                _FastPOCAFunction._torch_grads(ctx, grad_out, x, key_weight,
+                                               value_weight, value_bias,
+                                               keep))
+        d_key_weight = torch.bmm(d_logits, keys.transpose(1, 2))
+        d_value_weight = torch.bmm(d_value, values.transpose(1, 2))
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            d_x = _from_blocks(
+                torch.bmm(key_weight.transpose(1, 2), d_logits),
+                torch.bmm(value_weight.transpose(1, 2), d_value), B, L,
+                shared_input, split_first).to(x.dtype)
+        d_key_bias = torch.zeros(N, M, dtype=value_bias.dtype,
+                                 device=value_bias.device)
+        return (d_x, d_key_weight, d_key_bias, d_value_weight,
+                d_value_bias.to(value_bias.dtype), None, None, None, None)
+
+    @staticmethod
+    def _torch_grads(ctx, grad_out, x, key_weight, value_weight, value_bias,
+                     keep):
+        """``dS`` and ``dV`` as ``(N, M, B*L)`` with PyTorch ops."""
+        B, _, L = x.shape
         N, M = value_weight.shape[:2]
         keys, values, attn, value = _attention_and_values(
             x, key_weight, value_weight, ctx.layout)
@@ -185,16 +247,7 @@ class _FastPOCAFunction(torch.autograd.Function):
             d_value_bias = g.sum((2, 3)).expand(N, M)
         d_logits = d_logits.view(N, M, B * L).to(keys.dtype)
         d_value = d_value.view(N, M, B * L).to(values.dtype)
-        d_key_weight = torch.bmm(d_logits, keys.transpose(1, 2))
-        d_value_weight = torch.bmm(d_value, values.transpose(1, 2))
-        d_x = _from_blocks(
-            torch.bmm(key_weight.transpose(1, 2), d_logits),
-            torch.bmm(value_weight.transpose(1, 2), d_value), B, L,
-            shared_input, split_first)
-        d_key_bias = torch.zeros(N, M, dtype=value_bias.dtype,
-                                 device=value_bias.device)
-        return (d_x.to(x.dtype), d_key_weight, d_key_bias, d_value_weight,
-                d_value_bias.to(value_bias.dtype), None, None, None)
+        return keys, values, d_logits, d_value, d_value_bias
 
 
 @MODELS.register_module()
@@ -491,10 +544,27 @@ class POCA(BaseModule):
         layout = (self.key_channels, self.split == 'group',
                   self.split == 'both'
                   and self.channel_layout == 'split_first')
+        x = x.flatten(2)
+        packed = None
+        if dropout_p == 0 and poca_cpu.applies(x):
+            x = x.contiguous()
+            packed = self._packed_weights()
         return _FastPOCAFunction.apply(
-            x.flatten(2), self.key_weight.flatten(2), self.key_bias,
+            x, self.key_weight.flatten(2), self.key_bias,
             self.value_weight.flatten(2), self.value_bias, layout, scale,
-            dropout_p)
+            dropout_p, packed)
+
+    def _packed_weights(self) -> tuple:
+        """The projections' weights packed for the CPU kernels, cached until
+        the parameters change (an optimizer step, ``load_state_dict``)."""
+        key = tuple((w.data_ptr(), w._version)
+                    for w in (self.key_weight, self.value_weight))
+        cache = self.__dict__.get('_packed_cache')
+        if cache is None or cache[0] != key:
+            cache = (key, poca_cpu.pack_weights(self.key_weight.flatten(2),
+                                                self.value_weight.flatten(2)))
+            self.__dict__['_packed_cache'] = cache
+        return cache[1]
 
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, num_classes='

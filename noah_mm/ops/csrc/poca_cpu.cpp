@@ -1,0 +1,302 @@
+// Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
+//
+// Fused CPU kernels for POCA (see noah_mm/models/utils/poca.py for the maths).
+//
+// For block n, sample b and a panel of 16 classes m, the kernels compute the
+// key logits S = W_k F_k and the values V = W_v F_v for all L positions into
+// a small buffer that stays in L1/L2, then reduce it at once:
+//
+//   forward:  out[b, m] += sum_l softmax_l(S)_l * V_l
+//   backward: dS[n, b*L + l, m] = A_l * (V_l - P) * g[b, m]
+//             dV[n, b*L + l, m] = A_l * g[b, m]
+//
+// so the (N, M, B*L) attention and value tensors never reach memory in
+// forward, and backward writes only the two gradients the weight and input
+// GEMMs need. Vectors run over 16 classes (two 8-lane vectors); weights are
+// pre-packed by the caller as (N, M_pad/16, C_in, 16).
+//
+// Plain C++ with GCC/Clang vector extensions and no Python or torch headers:
+// it is compiled on first use with -march=native and loaded through ctypes
+// (noah_mm/ops/poca_cpu.py); the caller splits work across threads by panel.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace {
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));  // unaligned
+
+constexpr int kPanel = 16;  // classes per panel
+constexpr int kTile = 6;    // positions per micro-kernel tile
+
+inline v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
+inline v8 load(const float* p) { return *reinterpret_cast<const v8u*>(p); }
+inline void store(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
+inline v8 vmax(v8 a, v8 b) { return a > b ? a : b; }
+
+inline v8 round_nearest(v8 t) {
+#if defined(__AVX__)
+  return __builtin_ia32_roundps256(t, 0x08);  // nearest, no exceptions
+#else
+  // t <= 0 here: truncation of t - 0.5 rounds to nearest.
+  return __builtin_convertvector(__builtin_convertvector(t - splat(0.5f), v8i),
+                                 v8);
+#endif
+}
+
+// 2^t for t <= 0 (softmax arguments in base 2 after the max is subtracted):
+// 2^n * p(r) with t = n + r, |r| <= 1/2, p a degree-5 minimax polynomial
+// (relative error below 3e-7 in fp32). Underflows to 2^-126 below -126,
+// where the softmax weight is zero to fp32 precision anyway.
+inline v8 exp2_nonpositive(v8 t) {
+  t = vmax(t, splat(-126.0f));
+  const v8 n = round_nearest(t);
+  const v8 r = t - n;
+  v8 p = splat(1.327647129e-03f);
+  p = p * r + splat(9.675540961e-03f);
+  p = p * r + splat(5.550713092e-02f);
+  p = p * r + splat(2.402212024e-01f);
+  p = p * r + splat(6.931469440e-01f);
+  p = p * r + splat(1.000000119e+00f);
+  const v8i bits = (__builtin_convertvector(n, v8i) + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+// out[j][0:16] = sum_k w[k][0:16] * f[k][j] for j < NL (f packed K x NL);
+// with kMax, also folds the tile into the running maxima mx0, mx1.
+template <int NL, bool kMax>
+inline void tile(const float* __restrict w, const float* __restrict f, int K,
+                 float* __restrict out, v8* mx0, v8* mx1) {
+  v8 a0[NL], a1[NL];
+  for (int j = 0; j < NL; ++j) a0[j] = a1[j] = splat(0.0f);
+  for (int k = 0; k < K; ++k) {
+    const v8 w0 = load(w + kPanel * k), w1 = load(w + kPanel * k + 8);
+    const float* fk = f + NL * k;
+    for (int j = 0; j < NL; ++j) {
+      const v8 s = splat(fk[j]);
+      a0[j] += w0 * s;
+      a1[j] += w1 * s;
+    }
+  }
+  for (int j = 0; j < NL; ++j) {
+    store(out + kPanel * j, a0[j]);
+    store(out + kPanel * j + 8, a1[j]);
+    if (kMax) {
+      *mx0 = vmax(*mx0, a0[j]);
+      *mx1 = vmax(*mx1, a1[j]);
+    }
+  }
+}
+
+// Packs one sample's map x_b (C x L) position-tile-major: for each tile of
+// kTile positions (the last one narrower), a (C x width) block, so the
+// micro-kernel reads its K x width operand contiguously.
+void pack_positions(const float* xb, int C, int L, float* dst) {
+  for (int l = 0; l < L; l += kTile) {
+    const int width = L - l < kTile ? L - l : kTile;
+    for (int c = 0; c < C; ++c) {
+      const float* src = xb + static_cast<std::ptrdiff_t>(c) * L + l;
+      for (int j = 0; j < width; ++j) dst[j] = src[j];
+      dst += width;
+    }
+  }
+}
+
+// buf[l][0:16] = sum_k w[k][0:16] * x_b[c0 + k][l] for all l < L, reading
+// the packed map of pack_positions; with kMax, also the maxima over l.
+template <bool kMax>
+void project(const float* w, const float* packed, int C, int c0, int K, int L,
+             float* buf, v8* mx0, v8* mx1) {
+  int l = 0;
+  for (; l + kTile <= L; l += kTile) {
+    tile<kTile, kMax>(w, packed + static_cast<std::ptrdiff_t>(C) * l +
+                             c0 * kTile,
+                      K, buf + kPanel * l, mx0, mx1);
+  }
+  const int width = L - l;
+  const float* f = packed + static_cast<std::ptrdiff_t>(C) * l + c0 * width;
+  float* out = buf + kPanel * l;
+  switch (width) {
+    case 5: tile<5, kMax>(w, f, K, out, mx0, mx1); break;
+    case 4: tile<4, kMax>(w, f, K, out, mx0, mx1); break;
+    case 3: tile<3, kMax>(w, f, K, out, mx0, mx1); break;
+    case 2: tile<2, kMax>(w, f, K, out, mx0, mx1); break;
+    case 1: tile<1, kMax>(w, f, K, out, mx0, mx1); break;
+    default: break;
+  }
+}
+
+struct Problem {
+  const float* x;   // (B, C, L)
+  const float* wk;  // (N, P, Ck, 16)
+  const float* wv;  // (N, P, Cv, 16)
+  int B, C, L, N, M, Ck, Cv;
+  int key_base, key_step, value_base, value_step;
+
+  int panels() const { return (M + kPanel - 1) / kPanel; }
+  int key_channel(int n) const { return key_base + n * key_step; }
+  int value_channel(int n) const { return value_base + n * value_step; }
+  const float* key_panel(int n, int p) const {
+    return wk + (static_cast<std::ptrdiff_t>(n) * panels() + p) * Ck * kPanel;
+  }
+  const float* value_panel(int n, int p) const {
+    return wv + (static_cast<std::ptrdiff_t>(n) * panels() + p) * Cv * kPanel;
+  }
+};
+
+// Fills s (base-2 key logits) and v (values), both L x 16, for panel p of
+// block n of one sample (`packed`, see pack_positions), and returns the
+// maxima of s over l.
+inline void logits_and_values(const Problem& q, const float* packed, int n,
+                              int p, float* s, float* v, v8* mx0, v8* mx1) {
+  *mx0 = *mx1 = splat(-__builtin_huge_valf());
+  project<true>(q.key_panel(n, p), packed, q.C, q.key_channel(n), q.Ck, q.L,
+                s, mx0, mx1);
+  project<false>(q.value_panel(n, p), packed, q.C, q.value_channel(n), q.Cv,
+                 q.L, v, nullptr, nullptr);
+}
+
+// Writes lanes [0, count) of a 16-wide row.
+inline void store_row(float* dst, v8 lo, v8 hi, int count) {
+  if (count == kPanel) {
+    store(dst, lo);
+    store(dst + 8, hi);
+    return;
+  }
+  float tmp[kPanel];
+  store(tmp, lo);
+  store(tmp + 8, hi);
+  for (int i = 0; i < count; ++i) dst[i] = tmp[i];
+}
+
+}  // namespace
+
+extern "C" {
+
+int noah_poca_panel() { return kPanel; }
+
+// Packs weights (N, M, K) into (N, ceil(M/16), K, 16) times `scale`, with
+// zero rows past M (the key weights get scale = log2(e): the kernels take
+// softmaxes in base 2).
+void noah_poca_pack(const float* w, int N, int M, int K, float scale,
+                    float* out) {
+  const int panels = (M + kPanel - 1) / kPanel;
+  for (int n = 0; n < N; ++n) {
+    for (int p = 0; p < panels; ++p) {
+      float* dst = out + (static_cast<std::ptrdiff_t>(n) * panels + p) * K * kPanel;
+      for (int i = 0; i < kPanel; ++i) {
+        const int m = p * kPanel + i;
+        const float* src = w + (static_cast<std::ptrdiff_t>(n) * M + m) * K;
+        for (int k = 0; k < K; ++k)
+          dst[kPanel * k + i] = m < M ? src[k] * scale : 0.0f;
+      }
+    }
+  }
+}
+
+// Scratch floats one thread needs: two L x 16 buffers and a packed sample.
+int64_t noah_poca_scratch(int C, int L) {
+  return (2 * static_cast<int64_t>(kPanel) + C) * L;
+}
+
+// out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V.
+// Handles class panels [p0, p1).
+void noah_poca_forward(const float* x, const float* wk, const float* wv,
+                       int B, int C, int L, int N, int M, int Ck, int Cv,
+                       int key_base, int key_step, int value_base,
+                       int value_step, float* out, float* scratch, int p0,
+                       int p1) {
+  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
+                  key_base, key_step, value_base, value_step};
+  float* s = scratch;
+  float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
+  float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
+  for (int b = 0; b < B; ++b) {
+    pack_positions(x + static_cast<std::ptrdiff_t>(b) * C * L, C, L, packed);
+    for (int p = p0; p < p1; ++p) {
+      v8 acc0 = splat(0.0f), acc1 = splat(0.0f);
+      for (int n = 0; n < N; ++n) {
+        v8 mx0, mx1;
+        logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
+        v8 se0 = splat(0.0f), se1 = splat(0.0f);
+        v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
+        for (int l = 0; l < L; ++l) {
+          const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+          const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+          se0 += e0;
+          se1 += e1;
+          sv0 += e0 * load(v + kPanel * l);
+          sv1 += e1 * load(v + kPanel * l + 8);
+        }
+        acc0 += sv0 / se0;
+        acc1 += sv1 / se1;
+      }
+      const int m = p * kPanel;
+      float* dst = out + static_cast<std::ptrdiff_t>(b) * M + m;
+      const int count = M - m < kPanel ? M - m : kPanel;
+      float prev[kPanel] = {0};
+      for (int i = 0; i < count; ++i) prev[i] = dst[i];
+      store_row(dst, acc0 + load(prev), acc1 + load(prev + 8), count);
+    }
+  }
+}
+
+// Gradients of the logits and values, transposed: d_logits and d_values are
+// (N, B*L, M); g (B, M) is the output gradient already scaled.
+void noah_poca_backward(const float* x, const float* wk, const float* wv,
+                        const float* g, int B, int C, int L, int N, int M,
+                        int Ck, int Cv, int key_base, int key_step,
+                        int value_base, int value_step, float* d_logits,
+                        float* d_values, float* scratch, int p0, int p1) {
+  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
+                  key_base, key_step, value_base, value_step};
+  float* s = scratch;
+  float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
+  float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
+  const std::ptrdiff_t rows = static_cast<std::ptrdiff_t>(B) * L;
+  for (int b = 0; b < B; ++b) {
+    pack_positions(x + static_cast<std::ptrdiff_t>(b) * C * L, C, L, packed);
+    for (int p = p0; p < p1; ++p) {
+      const int m = p * kPanel;
+      const int count = M - m < kPanel ? M - m : kPanel;
+      float gbuf[kPanel] = {0};
+      for (int i = 0; i < count; ++i)
+        gbuf[i] = g[static_cast<std::ptrdiff_t>(b) * M + m + i];
+      const v8 g0 = load(gbuf), g1 = load(gbuf + 8);
+      for (int n = 0; n < N; ++n) {
+        v8 mx0, mx1;
+        logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
+        v8 se0 = splat(0.0f), se1 = splat(0.0f);
+        v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
+        for (int l = 0; l < L; ++l) {
+          const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+          const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+          store(s + kPanel * l, e0);
+          store(s + kPanel * l + 8, e1);
+          se0 += e0;
+          se1 += e1;
+          sv0 += e0 * load(v + kPanel * l);
+          sv1 += e1 * load(v + kPanel * l + 8);
+        }
+        const v8 inv0 = splat(1.0f) / se0, inv1 = splat(1.0f) / se1;
+        const v8 p0v = sv0 * inv0, p1v = sv1 * inv1;
+        const v8 ga0 = g0 * inv0, ga1 = g1 * inv1;  // g / sum_e
+        const std::ptrdiff_t base = (n * rows + static_cast<std::ptrdiff_t>(b) * L) * M + m;
+        for (int l = 0; l < L; ++l) {
+          const v8 dv0 = load(s + kPanel * l) * ga0;  // A * g
+          const v8 dv1 = load(s + kPanel * l + 8) * ga1;
+          const v8 ds0 = dv0 * (load(v + kPanel * l) - p0v);
+          const v8 ds1 = dv1 * (load(v + kPanel * l + 8) - p1v);
+          store_row(d_logits + base + static_cast<std::ptrdiff_t>(l) * M, ds0, ds1, count);
+          store_row(d_values + base + static_cast<std::ptrdiff_t>(l) * M, dv0, dv1, count);
+        }
+      }
+    }
+  }
+}
+
+}  // extern "C"

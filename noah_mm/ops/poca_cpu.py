@@ -1,0 +1,262 @@
+# Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
+"""Fused CPU kernels for POCA: build on first use, call through ctypes.
+
+``csrc/poca_cpu.cpp`` holds two kernels that compute POCA's projections for a
+panel of 16 classes into a buffer that stays in cache and reduce it at once
+(softmax, product and sum in forward; the logit and value gradients in
+backward), so the ``(N, M, B*H*W)`` attention and value tensors never reach
+memory in forward. The source has no Python or torch headers: it compiles in
+about a second with the system C++ compiler (``$CXX``, else ``c++``/``g++``)
+and ``-march=native``, into ``~/.cache/noah_mm/kernels`` (or
+``$NOAH_MM_KERNEL_DIR``), keyed by the source, the flags, the compiler and
+the CPU, and is loaded with :mod:`ctypes` (which releases the GIL, so
+threads split the class panels between them).
+
+Set ``NOAH_MM_CPU_KERNELS=0`` to turn the kernels off. Where no compiler is
+found or the build fails, :func:`available` is False, one warning says why,
+and :class:`~noah_mm.models.utils.poca.POCA` uses its PyTorch fast path.
+"""
+import ctypes
+import hashlib
+import math
+import os
+import os.path as osp
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'poca_cpu.cpp')
+FLAGS = ('-O3', '-std=c++17', '-shared', '-fPIC', '-fno-math-errno')
+ARCH_FLAGS = (('-march=native', ), ())  # tried in order
+PANEL = 16
+LOG2E = 1.0 / math.log(2.0)
+
+_lock = threading.Lock()
+_state = {'lib': None, 'tried': False, 'error': None}
+_pool = {'executor': None, 'workers': 0, 'pid': None}
+
+
+def enabled() -> bool:
+    """False when ``NOAH_MM_CPU_KERNELS`` is set to 0/false/off."""
+    value = os.environ.get('NOAH_MM_CPU_KERNELS', '1').strip().lower()
+    return value not in ('0', 'false', 'off', 'no')
+
+
+def cache_dir() -> str:
+    """Where built kernels are kept."""
+    return os.environ.get('NOAH_MM_KERNEL_DIR') or osp.join(
+        osp.expanduser('~'), '.cache', 'noah_mm', 'kernels')
+
+
+def _compiler() -> Optional[str]:
+    for name in (os.environ.get('CXX'), 'c++', 'g++', 'clang++'):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _cpu_signature() -> str:
+    """What -march=native depends on: the machine and its CPU flags."""
+    parts = [platform.machine()]
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.split(':')[0].strip() in ('model name', 'flags',
+                                                  'Features', 'CPU part'):
+                    parts.append(line.strip())
+                    if len(parts) > 4:
+                        break
+    except OSError:
+        parts.append(platform.processor())
+    return '\n'.join(parts)
+
+
+def _build(compiler: str) -> str:
+    """Compile the kernels (or find them cached); returns the library path."""
+    with open(SOURCE, 'rb') as f:
+        source = f.read()
+    version = subprocess.run([compiler, '--version'], capture_output=True,
+                             text=True).stdout.splitlines()[:1]
+    errors = []
+    for arch in ARCH_FLAGS:
+        flags = (*FLAGS, *arch)
+        key = hashlib.sha256(b'\0'.join([
+            source, ' '.join(flags).encode(), ''.join(version).encode(),
+            _cpu_signature().encode()
+        ])).hexdigest()[:16]
+        path = osp.join(cache_dir(), f'poca_cpu-{key}.so')
+        if osp.exists(path):
+            return path
+        os.makedirs(cache_dir(), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix='.so', dir=cache_dir())
+        os.close(fd)
+        result = subprocess.run([compiler, *flags, SOURCE, '-o', tmp],
+                                capture_output=True, text=True)
+        if result.returncode == 0:
+            os.replace(tmp, path)  # atomic: concurrent builders are safe
+            return path
+        os.unlink(tmp)
+        errors.append(f'{" ".join(flags)}: {result.stderr.strip()[-400:]}')
+    raise RuntimeError('; '.join(errors))
+
+
+def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    p, i = ctypes.c_void_p, ctypes.c_int
+    lib.noah_poca_panel.restype = i
+    lib.noah_poca_scratch.restype = ctypes.c_int64
+    lib.noah_poca_scratch.argtypes = [i, i]
+    lib.noah_poca_pack.restype = None
+    lib.noah_poca_pack.argtypes = [p, i, i, i, ctypes.c_float, p]
+    lib.noah_poca_forward.restype = None
+    lib.noah_poca_forward.argtypes = [p, p, p] + [i] * 11 + [p, p, i, i]
+    lib.noah_poca_backward.restype = None
+    lib.noah_poca_backward.argtypes = [p, p, p, p] + [i] * 11 + [p, p, p, i,
+                                                                 i]
+    return lib
+
+
+def library() -> Optional[ctypes.CDLL]:
+    """The loaded kernels, building them on the first call; None if the
+    kernels are turned off or cannot be built (warned once)."""
+    if not enabled():
+        return None
+    with _lock:
+        if not _state['tried']:
+            _state['tried'] = True
+            compiler = _compiler()
+            try:
+                if compiler is None:
+                    raise RuntimeError('no C++ compiler found (set $CXX)')
+                lib = _declare(ctypes.CDLL(_build(compiler)))
+                if lib.noah_poca_panel() != PANEL:
+                    raise RuntimeError('kernel panel width mismatch')
+                _state['lib'] = lib
+            except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+                _state['error'] = str(e)
+                warnings.warn(
+                    f'noah_mm: the fused POCA CPU kernels are unavailable '
+                    f'({e}); POCA uses its PyTorch fast path, which is '
+                    f'slower on CPU. Install a C++ compiler or set $CXX; '
+                    f'NOAH_MM_CPU_KERNELS=0 silences this.')
+        return _state['lib']
+
+
+def available() -> bool:
+    """Whether the kernels are built and loaded."""
+    return library() is not None
+
+
+def _compiling() -> bool:
+    compiler = getattr(torch, 'compiler', None)
+    return any(
+        getattr(compiler, name, lambda: False)()
+        for name in ('is_compiling', 'is_exporting'))
+
+
+def applies(x: torch.Tensor) -> bool:
+    """Whether the kernels can run on ``x``: a plain fp32 CPU tensor, outside
+    torch.compile/export and tracing (which cannot see into ctypes calls)."""
+    return (type(x) is torch.Tensor and x.device.type == 'cpu'
+            and x.dtype == torch.float32 and not torch.jit.is_tracing()
+            and not _compiling() and available())
+
+
+def _ptr(t: torch.Tensor) -> int:
+    return t.data_ptr()
+
+
+def pack(weight: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Pack block weights ``(N, M, K)`` into ``(N, ceil(M/16), K, 16)``,
+    multiplied by ``scale`` (zeros past ``M``)."""
+    weight = weight.detach().float().contiguous()
+    N, M, K = weight.shape
+    out = torch.empty(N, -(-M // PANEL), K, PANEL)
+    library().noah_poca_pack(_ptr(weight), N, M, K, scale, _ptr(out))
+    return out
+
+
+def pack_weights(key_weight: torch.Tensor,
+                 value_weight: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """Packed ``(key, value)`` weights as the kernels read them (the keys
+    scaled by log2(e): the kernels take their softmax in base 2)."""
+    return pack(key_weight, LOG2E), pack(value_weight)
+
+
+def _run(fn, x: torch.Tensor, panels: int, args: Sequence) -> None:
+    """Run ``fn(..., scratch, p0, p1)`` over class panels, split across
+    ``torch.get_num_threads()`` threads (ctypes drops the GIL)."""
+    B, C, L = x.shape
+    workers = max(1, min(torch.get_num_threads(), panels))
+    scratch_len = library().noah_poca_scratch(C, L)
+    scratch = torch.empty(workers, scratch_len)
+    bounds = [panels * i // workers for i in range(workers + 1)]
+    if workers == 1:
+        fn(*args, _ptr(scratch), 0, panels)
+        return
+    if (_pool['executor'] is None or _pool['workers'] != workers
+            or _pool['pid'] != os.getpid()):
+        _pool.update(executor=ThreadPoolExecutor(workers), workers=workers,
+                     pid=os.getpid())
+    futures = [
+        _pool['executor'].submit(fn, *args, _ptr(scratch[i]), bounds[i],
+                                 bounds[i + 1]) for i in range(workers)
+    ]
+    for future in futures:
+        future.result()
+
+
+def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
+            channels: Tuple[int, int], offsets: Tuple[int, int, int, int]
+            ) -> torch.Tensor:
+    """``sum_n sum_l softmax_l(W_k F_k) * (W_v F_v)`` for every class.
+
+    Args:
+        x (Tensor): Contiguous fp32 map ``(B, C, L)``.
+        packed (tuple): :func:`pack_weights` of the ``(N, M, C_k)`` key and
+            ``(N, M, C_v)`` value weights.
+        M (int): Number of classes.
+        channels (tuple): ``(C_k, C_v)`` channels per block.
+        offsets (tuple): ``(key_base, key_step, value_base, value_step)``:
+            block ``n`` reads keys from channel ``key_base + n*key_step`` and
+            values from ``value_base + n*value_step`` on.
+
+    Returns:
+        Tensor: ``(B, M)`` without biases or scaling.
+    """
+    B, C, L = x.shape
+    wk, wv = packed
+    N = wk.shape[0]
+    out = torch.zeros(B, M)
+    _run(library().noah_poca_forward, x, wk.shape[1],
+         (_ptr(x), _ptr(wk), _ptr(wv), B, C, L, N, M, *channels, *offsets,
+          _ptr(out)))
+    return out
+
+
+def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
+             channels: Tuple[int, int], offsets: Tuple[int, int, int, int],
+             grad: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of the key logits and values, ``(N, B*L, M)`` each.
+
+    Args are those of :func:`forward` plus ``grad``, the ``(B, M)``
+    gradient of its output. ``d_logits = A * (V - P) * grad`` and
+    ``d_values = A * grad``, with ``A`` the attention and ``P`` the pooled
+    value of each class and block.
+    """
+    B, C, L = x.shape
+    wk, wv = packed
+    N = wk.shape[0]
+    grad = grad.float().contiguous()
+    d_logits = torch.empty(N, B * L, M)
+    d_values = torch.empty(N, B * L, M)
+    _run(library().noah_poca_backward, x, wk.shape[1],
+         (_ptr(x), _ptr(wk), _ptr(wv), _ptr(grad), B, C, L, N, M, *channels,
+          *offsets, _ptr(d_logits), _ptr(d_values)))
+    return d_logits, d_values
