@@ -127,6 +127,8 @@ def library() -> Optional[ctypes.CDLL]:
     kernels are turned off or cannot be built (warned once)."""
     if not enabled():
         return None
+    if _state['tried']:
+        return _state['lib']
     with _lock:
         if not _state['tried']:
             _state['tried'] = True

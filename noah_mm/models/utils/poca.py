@@ -141,6 +141,17 @@ def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
     return keys, values, attn, value
 
 
+def _kernel_logits(x, key_weight, value_weight, value_bias, layout, scale,
+                   packed) -> torch.Tensor:
+    """The fast path's logits from the fused CPU kernels (no dropout)."""
+    N, M = value_weight.shape[:2]
+    pooled = poca_cpu.forward(x, packed, M,
+                              (key_weight.shape[2], value_weight.shape[2]),
+                              _block_offsets(layout, x.shape[1], N))
+    # sum_l A_l = 1, so the value bias adds once per block.
+    return pooled.add_(value_bias.detach().sum(0)).mul_(scale)
+
+
 class _FastPOCAFunction(torch.autograd.Function):
     """POCA logits with recomputation: saves only the input (plus the
     dropout mask when dropout is active) and recomputes the rest.
@@ -163,10 +174,8 @@ class _FastPOCAFunction(torch.autograd.Function):
         N, M = value_weight.shape[:2]
         keep = None
         if packed is not None:
-            channels = (key_weight.shape[2], value_weight.shape[2])
-            pooled = poca_cpu.forward(x, packed, M, channels,
-                                      _block_offsets(layout, x.shape[1], N))
-            out = (pooled + value_bias.sum(0)).mul_(scale)
+            out = _kernel_logits(x, key_weight, value_weight, value_bias,
+                                 layout, scale, packed)
         else:
             _, _, attn, value = _attention_and_values(x, key_weight,
                                                       value_weight, layout)
@@ -549,10 +558,16 @@ class POCA(BaseModule):
         if dropout_p == 0 and poca_cpu.applies(x):
             x = x.contiguous()
             packed = self._packed_weights()
-        return _FastPOCAFunction.apply(
-            x, self.key_weight.flatten(2), self.key_bias,
-            self.value_weight.flatten(2), self.value_bias, layout, scale,
-            dropout_p, packed)
+        key_weight = self.key_weight.flatten(2)
+        value_weight = self.value_weight.flatten(2)
+        if packed is not None and not (torch.is_grad_enabled() and any(
+                t.requires_grad for t in (x, *self.parameters()))):
+            # Inference: skip the autograd.Function's bookkeeping.
+            return _kernel_logits(x, key_weight, value_weight,
+                                  self.value_bias, layout, scale, packed)
+        return _FastPOCAFunction.apply(x, key_weight, self.key_bias,
+                                       value_weight, self.value_bias, layout,
+                                       scale, dropout_p, packed)
 
     def _packed_weights(self) -> tuple:
         """The projections' weights packed for the CPU kernels, cached until

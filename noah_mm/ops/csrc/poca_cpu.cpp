@@ -113,9 +113,14 @@ void project(const float* w, const float* packed, int C, int c0, int K, int L,
              float* buf, v8* mx0, v8* mx1) {
   int l = 0;
   for (; l + kTile <= L; l += kTile) {
-    tile<kTile, kMax>(w, packed + static_cast<std::ptrdiff_t>(C) * l +
-                             c0 * kTile,
-                      K, buf + kPanel * l, mx0, mx1);
+    const float* f = packed + static_cast<std::ptrdiff_t>(C) * l + c0 * kTile;
+    // A short next operand (K <= 64) lies C*kTile floats on: not a stride
+    // the hardware prefetcher follows. Longer ones it streams by itself.
+    if (K <= 64) {
+      const float* next = f + static_cast<std::ptrdiff_t>(C) * kTile;
+      for (int i = 0; i < K * kTile; i += 16) __builtin_prefetch(next + i);
+    }
+    tile<kTile, kMax>(w, f, K, buf + kPanel * l, mx0, mx1);
   }
   const int width = L - l;
   const float* f = packed + static_cast<std::ptrdiff_t>(C) * l + c0 * width;
@@ -126,6 +131,48 @@ void project(const float* w, const float* packed, int C, int c0, int K, int L,
     case 3: tile<3, kMax>(w, f, K, out, mx0, mx1); break;
     case 2: tile<2, kMax>(w, f, K, out, mx0, mx1); break;
     case 1: tile<1, kMax>(w, f, K, out, mx0, mx1); break;
+    default: break;
+  }
+}
+
+// Attention form of the value side, for few value channels: with e (L x 16)
+// the unnormalised attention, adds sum_j w[j][0:16] * sum_l e[l] * f[j][l]
+// for j < NC (f: NC rows of x_b, row stride L) to out0, out1. The same
+// multiply-adds as projecting the values, in long loops over l.
+template <int NC>
+inline void contract(const float* __restrict e, const float* __restrict f,
+                     int L, const float* __restrict w, v8* out0, v8* out1) {
+  v8 a0[NC], a1[NC];
+  for (int j = 0; j < NC; ++j) a0[j] = a1[j] = splat(0.0f);
+  for (int l = 0; l < L; ++l) {
+    const v8 e0 = load(e + kPanel * l), e1 = load(e + kPanel * l + 8);
+    for (int j = 0; j < NC; ++j) {
+      const v8 s = splat(f[static_cast<std::ptrdiff_t>(j) * L + l]);
+      a0[j] += e0 * s;
+      a1[j] += e1 * s;
+    }
+  }
+  for (int j = 0; j < NC; ++j) {
+    *out0 += load(w + kPanel * j) * a0[j];
+    *out1 += load(w + kPanel * j + 8) * a1[j];
+  }
+}
+
+void contract_all(const float* e, const float* f, int K, int L,
+                  const float* w, v8* out0, v8* out1) {
+  int k = 0;
+  for (; k + kTile <= K; k += kTile) {
+    contract<kTile>(e, f + static_cast<std::ptrdiff_t>(k) * L, L,
+                    w + kPanel * k, out0, out1);
+  }
+  const float* fk = f + static_cast<std::ptrdiff_t>(k) * L;
+  const float* wk = w + kPanel * k;
+  switch (K - k) {
+    case 5: contract<5>(e, fk, L, wk, out0, out1); break;
+    case 4: contract<4>(e, fk, L, wk, out0, out1); break;
+    case 3: contract<3>(e, fk, L, wk, out0, out1); break;
+    case 2: contract<2>(e, fk, L, wk, out0, out1); break;
+    case 1: contract<1>(e, fk, L, wk, out0, out1); break;
     default: break;
   }
 }
@@ -215,32 +262,51 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
+  // Few value channels (DeiT: 24 per block, 196 positions): contract the
+  // attention with the value inputs instead of projecting the values.
+  const bool attention_form = Cv < L;
   for (int b = 0; b < B; ++b) {
-    pack_positions(x + static_cast<std::ptrdiff_t>(b) * C * L, C, L, packed);
-    for (int p = p0; p < p1; ++p) {
-      v8 acc0 = splat(0.0f), acc1 = splat(0.0f);
-      for (int n = 0; n < N; ++n) {
+    const float* xb = x + static_cast<std::ptrdiff_t>(b) * C * L;
+    pack_positions(xb, C, L, packed);
+    // Block-major: block n's inputs stay in L1 while its panels stream by.
+    for (int n = 0; n < N; ++n) {
+      for (int p = p0; p < p1; ++p) {
         v8 mx0, mx1;
-        logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
         v8 se0 = splat(0.0f), se1 = splat(0.0f);
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
-        for (int l = 0; l < L; ++l) {
-          const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
-          const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
-          se0 += e0;
-          se1 += e1;
-          sv0 += e0 * load(v + kPanel * l);
-          sv1 += e1 * load(v + kPanel * l + 8);
+        if (attention_form) {
+          mx0 = mx1 = splat(-__builtin_huge_valf());
+          project<true>(q.key_panel(n, p), packed, C, q.key_channel(n), Ck,
+                        L, s, &mx0, &mx1);
+          for (int l = 0; l < L; ++l) {
+            const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+            const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+            store(s + kPanel * l, e0);
+            store(s + kPanel * l + 8, e1);
+            se0 += e0;
+            se1 += e1;
+          }
+          contract_all(s, xb + static_cast<std::ptrdiff_t>(q.value_channel(n)) * L,
+                       Cv, L, q.value_panel(n, p), &sv0, &sv1);
+        } else {
+          logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
+          for (int l = 0; l < L; ++l) {
+            const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+            const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+            se0 += e0;
+            se1 += e1;
+            sv0 += e0 * load(v + kPanel * l);
+            sv1 += e1 * load(v + kPanel * l + 8);
+          }
         }
-        acc0 += sv0 / se0;
-        acc1 += sv1 / se1;
+        const int m = p * kPanel;
+        float* dst = out + static_cast<std::ptrdiff_t>(b) * M + m;
+        const int count = M - m < kPanel ? M - m : kPanel;
+        float prev[kPanel] = {0};
+        for (int i = 0; i < count; ++i) prev[i] = dst[i];
+        store_row(dst, load(prev) + sv0 / se0, load(prev + 8) + sv1 / se1,
+                  count);
       }
-      const int m = p * kPanel;
-      float* dst = out + static_cast<std::ptrdiff_t>(b) * M + m;
-      const int count = M - m < kPanel ? M - m : kPanel;
-      float prev[kPanel] = {0};
-      for (int i = 0; i < count; ++i) prev[i] = dst[i];
-      store_row(dst, acc0 + load(prev), acc1 + load(prev + 8), count);
     }
   }
 }
