@@ -1,0 +1,176 @@
+"""The fused POCA CPU kernels against the reference formulation."""
+import os
+import stat
+
+import pytest
+import torch
+
+from noah_mm.models.utils.poca import POCA
+from noah_mm.ops import poca_cpu
+
+# (in_channels, num_heads, POCA kwargs): both channel layouts, the
+# 'group' split and mean aggregation; C/N = 8 with r = 1/8 gives 1 key and
+# 7 value channels, so maps with more than 7 positions take the kernels'
+# attention form and smaller ones the projected-values form.
+VARIANTS = [
+    (32, 4, dict(key_ratio=1 / 8)),
+    (48, 4, dict(key_ratio=0.25, channel_layout='split_first')),
+    (24, 3, dict(split='group')),
+    (32, 2, dict(key_ratio=0.5, aggregation='mean')),
+]
+# L = 1, 6 (one full tile), 49 (tiles + 1) and 196 (tiles + 4).
+MAPS = [(1, 1), (2, 3), (7, 7), (14, 14)]
+
+
+def pair(C, N, M, **kwargs):
+    torch.manual_seed(0)
+    fast = POCA(C, M, num_heads=N, impl='fast', **kwargs)
+    for p in fast.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    ref = POCA(C, M, num_heads=N, impl='reference', **kwargs)
+    ref.load_state_dict(fast.state_dict())
+    return fast, ref
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """Counts calls into the kernels, so a test knows they really ran."""
+    calls = {'forward': 0, 'backward': 0}
+    for name in calls:
+        original = getattr(poca_cpu, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(poca_cpu, name, spy)
+    return calls
+
+
+def test_kernels_build_here():
+    # The CI machine has a C++ compiler; elsewhere POCA falls back (below).
+    assert poca_cpu.enabled()
+    assert poca_cpu.available(), poca_cpu._state['error']
+
+
+@pytest.mark.parametrize('hw', MAPS, ids=str)
+@pytest.mark.parametrize('C,N,kwargs', VARIANTS, ids=str)
+@pytest.mark.parametrize('M', [1, 16, 37])
+def test_forward_and_backward_match_reference(C, N, kwargs, hw, M,
+                                              kernel_calls):
+    fast, ref = pair(C, N, M, **kwargs)
+    x = torch.randn(3, C, *hw)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out1, out2 = fast(x1), ref(x2)
+    torch.testing.assert_close(out1, out2, rtol=1e-5, atol=1e-5)
+    weights = torch.randn(M)
+    (out1 * weights).sum().backward()
+    (out2 * weights).sum().backward()
+    assert kernel_calls == {'forward': 1, 'backward': 1}
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
+    for (name, p1), p2 in zip(fast.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5,
+                                   msg=name)
+
+
+def test_inference_uses_the_kernel_without_autograd(kernel_calls):
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 5, 5)
+    with torch.inference_mode():
+        out = fast(x)
+    assert kernel_calls['forward'] == 1 and out.grad_fn is None
+    torch.testing.assert_close(out, ref(x).detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_threads_split_the_work_without_changing_results():
+    fast, _ = pair(32, 4, 50, key_ratio=0.25)
+    x = torch.randn(4, 32, 7, 7, requires_grad=True)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 3):
+            torch.set_num_threads(n)
+            out = fast(x)
+            (grad_x, ) = torch.autograd.grad(out.square().sum(), x)
+            results.append((out, grad_x))
+    finally:
+        torch.set_num_threads(threads)
+    # Each class panel is computed the same way whichever thread runs it.
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+
+
+def test_packed_weights_follow_parameter_updates():
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 4, 4)
+    fast(x).sum().backward()
+    torch.optim.SGD(fast.parameters(), lr=0.5).step()  # in-place update
+    ref.load_state_dict(fast.state_dict())
+    torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
+    state = {k: torch.randn_like(v) for k, v in fast.state_dict().items()}
+    fast.load_state_dict(state)
+    ref.load_state_dict(state)
+    torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
+
+
+def test_large_logits_stay_finite():
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 7, 7) * 1e4  # key logits far beyond exp's range
+    out = fast(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, ref(x), rtol=1e-5, atol=1e-3)
+
+
+def test_other_dtypes_and_dropout_use_the_pytorch_path(kernel_calls):
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(fast.double()(x), ref.double()(x))
+    drop = POCA(32, 10, num_heads=4, dropout=0.2).train()
+    drop(torch.randn(2, 32, 3, 3)).sum().backward()
+    assert kernel_calls == {'forward': 0, 'backward': 0}
+
+
+@pytest.fixture
+def fresh_build(monkeypatch, tmp_path):
+    """Kernels not yet built, built into an empty directory."""
+    monkeypatch.setattr(poca_cpu, '_state',
+                        dict(lib=None, tried=False, error=None))
+    monkeypatch.setenv('NOAH_MM_KERNEL_DIR', str(tmp_path))
+    return tmp_path
+
+
+def test_build_is_cached_by_source_flags_and_cpu(fresh_build, monkeypatch):
+    assert poca_cpu.available()
+    built = sorted(os.listdir(fresh_build))
+    assert len(built) == 1 and built[0].endswith('.so')
+    mtime = os.stat(fresh_build / built[0]).st_mtime_ns
+    monkeypatch.setattr(poca_cpu, '_state',
+                        dict(lib=None, tried=False, error=None))
+    assert poca_cpu.available()  # loads the cached library, no rebuild
+    assert sorted(os.listdir(fresh_build)) == built
+    assert os.stat(fresh_build / built[0]).st_mtime_ns == mtime
+
+
+def test_failed_build_warns_once_and_falls_back(fresh_build, monkeypatch):
+    broken = fresh_build / 'broken-c++'
+    broken.write_text('#!/bin/sh\necho "no compiler here" >&2\nexit 1\n')
+    broken.chmod(broken.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv('CXX', str(broken))
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 3, 3)
+    with pytest.warns(UserWarning, match='NOAH_MM_CPU_KERNELS=0'):
+        out = fast(x)
+    torch.testing.assert_close(out, ref(x), rtol=1e-5, atol=1e-5)
+    assert not poca_cpu.available()
+    assert 'no compiler here' in poca_cpu._state['error']
+    assert not any(p.suffix == '.so' for p in fresh_build.iterdir())
+
+
+def test_environment_switch_turns_the_kernels_off(monkeypatch,
+                                                   kernel_calls):
+    monkeypatch.setenv('NOAH_MM_CPU_KERNELS', '0')
+    assert not poca_cpu.available()
+    fast, ref = pair(32, 4, 10, key_ratio=0.25)
+    x = torch.randn(2, 32, 3, 3)
+    torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
+    assert kernel_calls['forward'] == 0
