@@ -191,12 +191,13 @@ def pack_weights(key_weight: torch.Tensor,
     return pack(key_weight, LOG2E), pack(value_weight)
 
 
-def _run(fn, x: torch.Tensor, panels: int, args: Sequence) -> None:
+def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, panels: int,
+         args: Sequence) -> None:
     """Run ``fn(..., scratch, p0, p1)`` over class panels, split across
     ``torch.get_num_threads()`` threads (ctypes drops the GIL)."""
     B, C, L = x.shape
     workers = max(1, min(torch.get_num_threads(), panels))
-    scratch_len = library().noah_poca_scratch(C, L)
+    scratch_len = lib.noah_poca_scratch(C, L)
     scratch = torch.empty(workers, scratch_len)
     bounds = [panels * i // workers for i in range(workers + 1)]
     if workers == 1:
@@ -236,7 +237,8 @@ def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     wk, wv = packed
     N = wk.shape[0]
     out = torch.zeros(B, M)
-    _run(library().noah_poca_forward, x, wk.shape[1],
+    lib = library()
+    _run(lib, lib.noah_poca_forward, x, wk.shape[1],
          (_ptr(x), _ptr(wk), _ptr(wv), B, C, L, N, M, *channels, *offsets,
           _ptr(out)))
     return out
@@ -258,7 +260,8 @@ def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     grad = grad.float().contiguous()
     d_logits = torch.empty(N, B * L, M)
     d_values = torch.empty(N, B * L, M)
-    _run(library().noah_poca_backward, x, wk.shape[1],
+    lib = library()
+    _run(lib, lib.noah_poca_backward, x, wk.shape[1],
          (_ptr(x), _ptr(wk), _ptr(wv), _ptr(grad), B, C, L, N, M, *channels,
           *offsets, _ptr(d_logits), _ptr(d_values)))
     return d_logits, d_values

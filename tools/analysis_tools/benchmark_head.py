@@ -4,18 +4,22 @@ For the ResNet-50, MobileNetV2 and DeiT-Tiny head shapes, at batch 1 and 32,
 with 1 thread and all threads, forward (inference) and forward+backward, it
 times side by side, in interleaved rounds of one run:
 
-* ``fast``: NOAH's default implementation (``POCA(impl='fast')``);
+* ``fast``: NOAH's default implementation (``POCA(impl='fast')``): on the
+  CPU in fp32, the fused kernels of :mod:`noah_mm.ops.poca_cpu`;
+* ``eager``: the same fast path with the kernels off (PyTorch ops only);
 * ``grouped-conv``: the reference formulation (``POCA(impl='reference')``,
   two grouped 1x1 convolutions, the authors' layout);
 * ``gemm``: one dense GEMM of the same multiply-adds, ``(M, C) @ (C, B*H*W)``
   (for forward+backward: the same GEMM as a linear layer with its backward).
 
 and prints ratios (times relative to the GEMM, and grouped-conv over fast),
-plus the bytes each keeps for backward. Example::
+plus the bytes each keeps for backward (parameters and the packed copy of
+the weights that POCA caches between calls are not counted). Example::
 
     python tools/analysis_tools/benchmark_head.py --threads 1
 """
 import argparse
+import os
 import statistics
 import time
 
@@ -23,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from noah_mm.models.utils.poca import POCA
+from noah_mm.ops import poca_cpu
 
 # name: (C, H=W, N, r), M = 1000 (SPEC section 2)
 SHAPES = {
@@ -41,7 +46,7 @@ def parse_args():
     parser.add_argument('--threads', nargs='+', type=int,
                         default=[1, torch.get_num_threads()],
                         help='thread counts to run (default: 1 and all)')
-    parser.add_argument('--rounds', type=int, default=7,
+    parser.add_argument('--rounds', type=int, default=11,
                         help='interleaved timing rounds (median is shown)')
     parser.add_argument('--modes', nargs='+', default=['fwd', 'fwd+bwd'],
                         choices=['fwd', 'fwd+bwd'])
@@ -111,7 +116,21 @@ def bench_shape(name, batch, mode, rounds):
 
         def gemm():
             F.linear(tg, weight).sum().backward()
-    fns = {'gemm': gemm, 'fast': run(fast), 'grouped-conv': run(ref)}
+    def eager(fn):
+        def wrapped():
+            previous = os.environ.get('NOAH_MM_CPU_KERNELS')
+            os.environ['NOAH_MM_CPU_KERNELS'] = '0'
+            try:
+                fn()
+            finally:
+                if previous is None:
+                    del os.environ['NOAH_MM_CPU_KERNELS']
+                else:
+                    os.environ['NOAH_MM_CPU_KERNELS'] = previous
+        return wrapped
+
+    fns = {'gemm': gemm, 'fast': run(fast), 'eager': eager(run(fast)),
+           'grouped-conv': run(ref)}
     times = measure(fns, rounds)
     row = dict(times)
     if mode == 'fwd+bwd':
@@ -124,11 +143,14 @@ def bench_shape(name, batch, mode, rounds):
 def main():
     args = parse_args()
     all_threads = torch.get_num_threads()
+    kernels = ('fused CPU kernels' if poca_cpu.available() else
+               f'PyTorch ops (kernels unavailable: {poca_cpu._state["error"]})')
     print(f'torch {torch.__version__}, {all_threads} threads available; '
-          f'M={NUM_CLASSES}; median of {args.rounds} interleaved rounds')
+          f'M={NUM_CLASSES}; median of {args.rounds} interleaved rounds; '
+          f'fast = {kernels}')
     header = (f'{"shape":<17}{"batch":>6}{"thr":>4} {"mode":<8}'
-              f'{"gemm ms":>9}{"fast/gemm":>10}{"conv/gemm":>10}'
-              f'{"conv/fast":>10}{"saved fast/conv":>17}')
+              f'{"gemm ms":>9}{"fast/gemm":>10}{"eager/gemm":>11}'
+              f'{"conv/gemm":>10}{"conv/fast":>10}{"saved fast/conv":>17}')
     print(header)
     print('-' * len(header))
     for threads in args.threads:
@@ -145,6 +167,7 @@ def main():
                     print(f'{name:<17}{batch:>6}{threads:>4} {mode:<8}'
                           f'{row["gemm"] * 1e3:>9.2f}'
                           f'{row["fast"] / row["gemm"]:>10.2f}'
+                          f'{row["eager"] / row["gemm"]:>11.2f}'
                           f'{row["grouped-conv"] / row["gemm"]:>10.2f}'
                           f'{row["grouped-conv"] / row["fast"]:>10.2f}'
                           f'{saved:>17}', flush=True)

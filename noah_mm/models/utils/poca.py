@@ -149,7 +149,8 @@ def _kernel_logits(x, key_weight, value_weight, value_bias, layout, scale,
                               (key_weight.shape[2], value_weight.shape[2]),
                               _block_offsets(layout, x.shape[1], N))
     # sum_l A_l = 1, so the value bias adds once per block.
-    return pooled.add_(value_bias.detach().sum(0)).mul_(scale)
+    pooled.add_(value_bias.detach().sum(0))
+    return pooled if scale == 1 else pooled.mul_(scale)
 
 
 class _FastPOCAFunction(torch.autograd.Function):
