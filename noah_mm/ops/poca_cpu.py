@@ -41,6 +41,7 @@ LOG2E = 1.0 / math.log(2.0)
 _lock = threading.Lock()
 _state = {'lib': None, 'tried': False, 'error': None}
 _pool = {'executor': None, 'workers': 0, 'pid': None}
+_local = threading.local()
 
 
 def enabled() -> bool:
@@ -191,14 +192,23 @@ def pack_weights(key_weight: torch.Tensor,
     return pack(key_weight, LOG2E), pack(value_weight)
 
 
-def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, panels: int,
+def _scratch(workers: int, length: int) -> torch.Tensor:
+    """``(workers, length)`` scratch floats, kept per calling thread: a
+    fresh buffer would be page-faulted in on every call."""
+    buf = getattr(_local, 'scratch', None)
+    if buf is None or buf.numel() < workers * length:
+        buf = _local.scratch = torch.empty(workers * length)
+    return buf[:workers * length].view(workers, length)
+
+
+def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, panels: int, channels: int,
          args: Sequence) -> None:
-    """Run ``fn(..., scratch, p0, p1)`` over class panels, split across
-    ``torch.get_num_threads()`` threads (ctypes drops the GIL)."""
-    B, C, L = x.shape
+    """Run ``fn(*args, scratch, p0, p1)`` over the ``panels`` class panels,
+    split across ``torch.get_num_threads()`` threads (ctypes drops the GIL);
+    ``channels`` is the number of input channels the kernel packs per
+    sample, ``N * (C_k + C_v)``."""
     workers = max(1, min(torch.get_num_threads(), panels))
-    scratch_len = lib.noah_poca_scratch(C, L)
-    scratch = torch.empty(workers, scratch_len)
+    scratch = _scratch(workers, lib.noah_poca_scratch(channels, x.shape[2]))
     bounds = [panels * i // workers for i in range(workers + 1)]
     if workers == 1:
         fn(*args, _ptr(scratch), 0, panels)
@@ -238,7 +248,7 @@ def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     N = wk.shape[0]
     out = torch.zeros(B, M)
     lib = library()
-    _run(lib, lib.noah_poca_forward, x, wk.shape[1],
+    _run(lib, lib.noah_poca_forward, x, wk.shape[1], N * sum(channels),
          (_ptr(x), _ptr(wk), _ptr(wv), B, C, L, N, M, *channels, *offsets,
           _ptr(out)))
     return out
@@ -261,7 +271,7 @@ def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     d_logits = torch.empty(N, B * L, M)
     d_values = torch.empty(N, B * L, M)
     lib = library()
-    _run(lib, lib.noah_poca_backward, x, wk.shape[1],
+    _run(lib, lib.noah_poca_backward, x, wk.shape[1], N * sum(channels),
          (_ptr(x), _ptr(wk), _ptr(wv), _ptr(grad), B, C, L, N, M, *channels,
           *offsets, _ptr(d_logits), _ptr(d_values)))
     return d_logits, d_values

@@ -92,45 +92,38 @@ inline void tile(const float* __restrict w, const float* __restrict f, int K,
   }
 }
 
-// Packs one sample's map x_b (C x L) position-tile-major: for each tile of
-// kTile positions (the last one narrower), a (C x width) block, so the
-// micro-kernel reads its K x width operand contiguously.
-void pack_positions(const float* xb, int C, int L, float* dst) {
+// Packs K rows of length L (row stride L) position-tile-major: for each
+// tile of kTile positions (the last one narrower), a K x width block, so
+// the micro-kernel reads its operand contiguously and tile l starts at K*l.
+void pack_rows(const float* rows, int K, int L, float* dst) {
   for (int l = 0; l < L; l += kTile) {
     const int width = L - l < kTile ? L - l : kTile;
-    for (int c = 0; c < C; ++c) {
-      const float* src = xb + static_cast<std::ptrdiff_t>(c) * L + l;
+    for (int k = 0; k < K; ++k) {
+      const float* src = rows + static_cast<std::ptrdiff_t>(k) * L + l;
       for (int j = 0; j < width; ++j) dst[j] = src[j];
       dst += width;
     }
   }
 }
 
-// buf[l][0:16] = sum_k w[k][0:16] * x_b[c0 + k][l] for all l < L, reading
-// the packed map of pack_positions; with kMax, also the maxima over l.
+// buf[l][0:16] = sum_k w[k][0:16] * f[k][l] for all l < L, with f packed by
+// pack_rows; with kMax, also folds the values into the maxima mx0, mx1.
 template <bool kMax>
-void project(const float* w, const float* packed, int C, int c0, int K, int L,
-             float* buf, v8* mx0, v8* mx1) {
+void project(const float* w, const float* f, int K, int L, float* buf,
+             v8* mx0, v8* mx1) {
   int l = 0;
   for (; l + kTile <= L; l += kTile) {
-    const float* f = packed + static_cast<std::ptrdiff_t>(C) * l + c0 * kTile;
-    // A short next operand (K <= 64) lies C*kTile floats on: not a stride
-    // the hardware prefetcher follows. Longer ones it streams by itself.
-    if (K <= 64) {
-      const float* next = f + static_cast<std::ptrdiff_t>(C) * kTile;
-      for (int i = 0; i < K * kTile; i += 16) __builtin_prefetch(next + i);
-    }
-    tile<kTile, kMax>(w, f, K, buf + kPanel * l, mx0, mx1);
+    tile<kTile, kMax>(w, f + static_cast<std::ptrdiff_t>(K) * l, K,
+                      buf + kPanel * l, mx0, mx1);
   }
-  const int width = L - l;
-  const float* f = packed + static_cast<std::ptrdiff_t>(C) * l + c0 * width;
+  const float* fl = f + static_cast<std::ptrdiff_t>(K) * l;
   float* out = buf + kPanel * l;
-  switch (width) {
-    case 5: tile<5, kMax>(w, f, K, out, mx0, mx1); break;
-    case 4: tile<4, kMax>(w, f, K, out, mx0, mx1); break;
-    case 3: tile<3, kMax>(w, f, K, out, mx0, mx1); break;
-    case 2: tile<2, kMax>(w, f, K, out, mx0, mx1); break;
-    case 1: tile<1, kMax>(w, f, K, out, mx0, mx1); break;
+  switch (L - l) {
+    case 5: tile<5, kMax>(w, fl, K, out, mx0, mx1); break;
+    case 4: tile<4, kMax>(w, fl, K, out, mx0, mx1); break;
+    case 3: tile<3, kMax>(w, fl, K, out, mx0, mx1); break;
+    case 2: tile<2, kMax>(w, fl, K, out, mx0, mx1); break;
+    case 1: tile<1, kMax>(w, fl, K, out, mx0, mx1); break;
     default: break;
   }
 }
@@ -193,18 +186,39 @@ struct Problem {
   const float* value_panel(int n, int p) const {
     return wv + (static_cast<std::ptrdiff_t>(n) * panels() + p) * Cv * kPanel;
   }
+  // A sample packed block by block: block n's keys, then its values, each
+  // by pack_rows.
+  std::ptrdiff_t block_size() const {
+    return static_cast<std::ptrdiff_t>(Ck + Cv) * L;
+  }
+  void pack(int b, float* packed) const {
+    const float* xb = x + static_cast<std::ptrdiff_t>(b) * C * L;
+    for (int n = 0; n < N; ++n) {
+      float* dst = packed + n * block_size();
+      pack_rows(xb + static_cast<std::ptrdiff_t>(key_channel(n)) * L, Ck, L,
+                dst);
+      pack_rows(xb + static_cast<std::ptrdiff_t>(value_channel(n)) * L, Cv, L,
+                dst + static_cast<std::ptrdiff_t>(Ck) * L);
+    }
+  }
+  const float* packed_keys(const float* packed, int n) const {
+    return packed + n * block_size();
+  }
+  const float* packed_values(const float* packed, int n) const {
+    return packed + n * block_size() + static_cast<std::ptrdiff_t>(Ck) * L;
+  }
 };
 
 // Fills s (base-2 key logits) and v (values), both L x 16, for panel p of
-// block n of one sample (`packed`, see pack_positions), and returns the
+// block n of one sample (`packed`, see Problem::pack), and returns the
 // maxima of s over l.
 inline void logits_and_values(const Problem& q, const float* packed, int n,
                               int p, float* s, float* v, v8* mx0, v8* mx1) {
   *mx0 = *mx1 = splat(-__builtin_huge_valf());
-  project<true>(q.key_panel(n, p), packed, q.C, q.key_channel(n), q.Ck, q.L,
-                s, mx0, mx1);
-  project<false>(q.value_panel(n, p), packed, q.C, q.value_channel(n), q.Cv,
-                 q.L, v, nullptr, nullptr);
+  project<true>(q.key_panel(n, p), q.packed_keys(packed, n), q.Ck, q.L, s,
+                mx0, mx1);
+  project<false>(q.value_panel(n, p), q.packed_values(packed, n), q.Cv, q.L,
+                 v, nullptr, nullptr);
 }
 
 // Writes lanes [0, count) of a 16-wide row.
@@ -245,9 +259,10 @@ void noah_poca_pack(const float* w, int N, int M, int K, float scale,
   }
 }
 
-// Scratch floats one thread needs: two L x 16 buffers and a packed sample.
-int64_t noah_poca_scratch(int C, int L) {
-  return (2 * static_cast<int64_t>(kPanel) + C) * L;
+// Scratch floats one thread needs: two L x 16 buffers and a packed sample
+// (`channels` = N * (C_k + C_v) packed channels).
+int64_t noah_poca_scratch(int channels, int L) {
+  return (2 * static_cast<int64_t>(kPanel) + channels) * L;
 }
 
 // out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V.
@@ -267,7 +282,7 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
   const bool attention_form = Cv < L;
   for (int b = 0; b < B; ++b) {
     const float* xb = x + static_cast<std::ptrdiff_t>(b) * C * L;
-    pack_positions(xb, C, L, packed);
+    q.pack(b, packed);
     // Block-major: block n's inputs stay in L1 while its panels stream by.
     for (int n = 0; n < N; ++n) {
       for (int p = p0; p < p1; ++p) {
@@ -276,8 +291,8 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
         if (attention_form) {
           mx0 = mx1 = splat(-__builtin_huge_valf());
-          project<true>(q.key_panel(n, p), packed, C, q.key_channel(n), Ck,
-                        L, s, &mx0, &mx1);
+          project<true>(q.key_panel(n, p), q.packed_keys(packed, n), Ck, L,
+                        s, &mx0, &mx1);
           for (int l = 0; l < L; ++l) {
             const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
             const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
@@ -325,7 +340,7 @@ void noah_poca_backward(const float* x, const float* wk, const float* wv,
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
   const std::ptrdiff_t rows = static_cast<std::ptrdiff_t>(B) * L;
   for (int b = 0; b < B; ++b) {
-    pack_positions(x + static_cast<std::ptrdiff_t>(b) * C * L, C, L, packed);
+    q.pack(b, packed);
     for (int p = p0; p < p1; ++p) {
       const int m = p * kPanel;
       const int count = M - m < kPanel ? M - m : kPanel;
