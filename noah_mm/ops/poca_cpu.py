@@ -7,10 +7,12 @@ panel of 16 classes into a buffer that stays in cache and reduce it at once
 backward), so the ``(N, M, B*H*W)`` attention and value tensors never reach
 memory in forward. The source has no Python or torch headers: it compiles in
 about a second with the system C++ compiler (``$CXX``, else ``c++``/``g++``)
-and ``-march=native``, into ``~/.cache/noah_mm/kernels`` (or
+``-march=native`` and OpenMP, into ``~/.cache/noah_mm/kernels`` (or
 ``$NOAH_MM_KERNEL_DIR``), keyed by the source, the flags, the compiler and
-the CPU, and is loaded with :mod:`ctypes` (which releases the GIL, so
-threads split the class panels between them).
+the CPU, and is loaded with :mod:`ctypes`. ``torch.get_num_threads()``
+OpenMP threads split the class panels; inside a torch process they are
+torch's own OpenMP workers (the OpenMP runtime is loaded once), so the
+kernels do not compete with them.
 
 Set ``NOAH_MM_CPU_KERNELS=0`` to turn the kernels off. Where no compiler is
 found or the build fails, :func:`available` is False, one warning says why,
@@ -27,20 +29,21 @@ import subprocess
 import tempfile
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence, Tuple
 
 import torch
 
 SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'poca_cpu.cpp')
 FLAGS = ('-O3', '-std=c++17', '-shared', '-fPIC', '-fno-math-errno')
-ARCH_FLAGS = (('-march=native', ), ())  # tried in order
+# Tried in order: OpenMP (threads) and the host's vector units where the
+# compiler has them.
+EXTRA_FLAGS = (('-march=native', '-fopenmp'), ('-fopenmp', ),
+               ('-march=native', ), ())
 PANEL = 16
 LOG2E = 1.0 / math.log(2.0)
 
 _lock = threading.Lock()
 _state = {'lib': None, 'tried': False, 'error': None}
-_pool = {'executor': None, 'workers': 0, 'pid': None}
 _local = threading.local()
 
 
@@ -86,8 +89,8 @@ def _build(compiler: str) -> str:
     version = subprocess.run([compiler, '--version'], capture_output=True,
                              text=True).stdout.splitlines()[:1]
     errors = []
-    for arch in ARCH_FLAGS:
-        flags = (*FLAGS, *arch)
+    for extra in EXTRA_FLAGS:
+        flags = (*FLAGS, *extra)
         key = hashlib.sha256(b'\0'.join([
             source, ' '.join(flags).encode(), ''.join(version).encode(),
             _cpu_signature().encode()
@@ -115,11 +118,13 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.noah_poca_scratch.argtypes = [i, i]
     lib.noah_poca_pack.restype = None
     lib.noah_poca_pack.argtypes = [p, i, i, i, ctypes.c_float, p]
+    lib.noah_poca_openmp.restype = i
+    i64 = ctypes.c_int64
     lib.noah_poca_forward.restype = None
-    lib.noah_poca_forward.argtypes = [p, p, p] + [i] * 11 + [p, p, i, i]
+    lib.noah_poca_forward.argtypes = [p, p, p] + [i] * 11 + [p, p, i64, i]
     lib.noah_poca_backward.restype = None
-    lib.noah_poca_backward.argtypes = [p, p, p, p] + [i] * 11 + [p, p, p, i,
-                                                                 i]
+    lib.noah_poca_backward.argtypes = [p, p, p, p] + [i] * 11 + [p, p, p,
+                                                                 i64, i]
     return lib
 
 
@@ -201,28 +206,16 @@ def _scratch(workers: int, length: int) -> torch.Tensor:
     return buf[:workers * length].view(workers, length)
 
 
-def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, panels: int, channels: int,
+def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, channels: int,
          args: Sequence) -> None:
-    """Run ``fn(*args, scratch, p0, p1)`` over the ``panels`` class panels,
-    split across ``torch.get_num_threads()`` threads (ctypes drops the GIL);
-    ``channels`` is the number of input channels the kernel packs per
-    sample, ``N * (C_k + C_v)``."""
-    workers = max(1, min(torch.get_num_threads(), panels))
-    scratch = _scratch(workers, lib.noah_poca_scratch(channels, x.shape[2]))
-    bounds = [panels * i // workers for i in range(workers + 1)]
-    if workers == 1:
-        fn(*args, _ptr(scratch), 0, panels)
-        return
-    if (_pool['executor'] is None or _pool['workers'] != workers
-            or _pool['pid'] != os.getpid()):
-        _pool.update(executor=ThreadPoolExecutor(workers), workers=workers,
-                     pid=os.getpid())
-    futures = [
-        _pool['executor'].submit(fn, *args, _ptr(scratch[i]), bounds[i],
-                                 bounds[i + 1]) for i in range(workers)
-    ]
-    for future in futures:
-        future.result()
+    """Call ``fn(*args, scratch, stride, threads)`` with
+    ``torch.get_num_threads()`` threads (OpenMP inside the kernel: torch's
+    own runtime, as libgomp is loaded once per process); ``channels`` is the
+    number of input channels the kernel packs per sample,
+    ``N * (C_k + C_v)``."""
+    threads = torch.get_num_threads() if lib.noah_poca_openmp() else 1
+    stride = lib.noah_poca_scratch(channels, x.shape[2])
+    fn(*args, _ptr(_scratch(threads, stride)), stride, threads)
 
 
 def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
@@ -248,7 +241,7 @@ def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     N = wk.shape[0]
     out = torch.zeros(B, M)
     lib = library()
-    _run(lib, lib.noah_poca_forward, x, wk.shape[1], N * sum(channels),
+    _run(lib, lib.noah_poca_forward, x, N * sum(channels),
          (_ptr(x), _ptr(wk), _ptr(wv), B, C, L, N, M, *channels, *offsets,
           _ptr(out)))
     return out
@@ -271,7 +264,7 @@ def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
     d_logits = torch.empty(N, B * L, M)
     d_values = torch.empty(N, B * L, M)
     lib = library()
-    _run(lib, lib.noah_poca_backward, x, wk.shape[1], N * sum(channels),
+    _run(lib, lib.noah_poca_backward, x, N * sum(channels),
          (_ptr(x), _ptr(wk), _ptr(wv), _ptr(grad), B, C, L, N, M, *channels,
           *offsets, _ptr(d_logits), _ptr(d_values)))
     return d_logits, d_values

@@ -17,10 +17,13 @@
 //
 // Plain C++ with GCC/Clang vector extensions and no Python or torch headers:
 // it is compiled on first use with -march=native and loaded through ctypes
-// (noah_mm/ops/poca_cpu.py); the caller splits work across threads by panel.
+// (noah_mm/ops/poca_cpu.py). Threads (OpenMP) split the class panels.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace {
 
@@ -234,46 +237,12 @@ inline void store_row(float* dst, v8 lo, v8 hi, int count) {
   for (int i = 0; i < count; ++i) dst[i] = tmp[i];
 }
 
-}  // namespace
-
-extern "C" {
-
-int noah_poca_panel() { return kPanel; }
-
-// Packs weights (N, M, K) into (N, ceil(M/16), K, 16) times `scale`, with
-// zero rows past M (the key weights get scale = log2(e): the kernels take
-// softmaxes in base 2).
-void noah_poca_pack(const float* w, int N, int M, int K, float scale,
-                    float* out) {
-  const int panels = (M + kPanel - 1) / kPanel;
-  for (int n = 0; n < N; ++n) {
-    for (int p = 0; p < panels; ++p) {
-      float* dst = out + (static_cast<std::ptrdiff_t>(n) * panels + p) * K * kPanel;
-      for (int i = 0; i < kPanel; ++i) {
-        const int m = p * kPanel + i;
-        const float* src = w + (static_cast<std::ptrdiff_t>(n) * M + m) * K;
-        for (int k = 0; k < K; ++k)
-          dst[kPanel * k + i] = m < M ? src[k] * scale : 0.0f;
-      }
-    }
-  }
-}
-
-// Scratch floats one thread needs: two L x 16 buffers and a packed sample
-// (`channels` = N * (C_k + C_v) packed channels).
-int64_t noah_poca_scratch(int channels, int L) {
-  return (2 * static_cast<int64_t>(kPanel) + channels) * L;
-}
-
-// out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V.
-// Handles class panels [p0, p1).
-void noah_poca_forward(const float* x, const float* wk, const float* wv,
-                       int B, int C, int L, int N, int M, int Ck, int Cv,
-                       int key_base, int key_step, int value_base,
-                       int value_step, float* out, float* scratch, int p0,
-                       int p1) {
-  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
-                  key_base, key_step, value_base, value_step};
+// out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V, for
+// the class panels [p0, p1).
+void forward_panels(const Problem& q, float* out, float* scratch, int p0,
+                    int p1) {
+  const int B = q.B, C = q.C, L = q.L, N = q.N, M = q.M, Ck = q.Ck,
+            Cv = q.Cv;
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
@@ -281,7 +250,7 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
   // attention with the value inputs instead of projecting the values.
   const bool attention_form = Cv < L;
   for (int b = 0; b < B; ++b) {
-    const float* xb = x + static_cast<std::ptrdiff_t>(b) * C * L;
+    const float* xb = q.x + static_cast<std::ptrdiff_t>(b) * C * L;
     q.pack(b, packed);
     // Block-major: block n's inputs stay in L1 while its panels stream by.
     for (int n = 0; n < N; ++n) {
@@ -327,14 +296,11 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
 }
 
 // Gradients of the logits and values, transposed: d_logits and d_values are
-// (N, B*L, M); g (B, M) is the output gradient already scaled.
-void noah_poca_backward(const float* x, const float* wk, const float* wv,
-                        const float* g, int B, int C, int L, int N, int M,
-                        int Ck, int Cv, int key_base, int key_step,
-                        int value_base, int value_step, float* d_logits,
-                        float* d_values, float* scratch, int p0, int p1) {
-  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
-                  key_base, key_step, value_base, value_step};
+// (N, B*L, M); g (B, M) is the output gradient already scaled. For the
+// class panels [p0, p1).
+void backward_panels(const Problem& q, const float* g, float* d_logits,
+                     float* d_values, float* scratch, int p0, int p1) {
+  const int B = q.B, L = q.L, N = q.N, M = q.M;
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
@@ -378,6 +344,95 @@ void noah_poca_backward(const float* x, const float* wk, const float* wv,
       }
     }
   }
+}
+
+// Splits the class panels over `threads` OpenMP threads, each with its own
+// scratch slice. In a torch process this is torch's own OpenMP runtime
+// (libgomp is loaded once), so the kernels share torch's worker threads
+// instead of competing with them.
+template <typename Body>
+void over_panels(int panels, int threads, float* scratch, int64_t stride,
+                 Body body) {
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+    body(scratch + t * stride, panels * t / T, panels * (t + 1) / T);
+  }
+#else
+  (void)threads;
+  (void)stride;
+  body(scratch, 0, panels);
+#endif
+}
+
+}  // namespace
+
+extern "C" {
+
+int noah_poca_panel() { return kPanel; }
+
+// Packs weights (N, M, K) into (N, ceil(M/16), K, 16) times `scale`, with
+// zero rows past M (the key weights get scale = log2(e): the kernels take
+// softmaxes in base 2).
+void noah_poca_pack(const float* w, int N, int M, int K, float scale,
+                    float* out) {
+  const int panels = (M + kPanel - 1) / kPanel;
+  for (int n = 0; n < N; ++n) {
+    for (int p = 0; p < panels; ++p) {
+      float* dst = out + (static_cast<std::ptrdiff_t>(n) * panels + p) * K * kPanel;
+      for (int i = 0; i < kPanel; ++i) {
+        const int m = p * kPanel + i;
+        const float* src = w + (static_cast<std::ptrdiff_t>(n) * M + m) * K;
+        for (int k = 0; k < K; ++k)
+          dst[kPanel * k + i] = m < M ? src[k] * scale : 0.0f;
+      }
+    }
+  }
+}
+
+// Scratch floats one thread needs: two L x 16 buffers and a packed sample
+// (`channels` = N * (C_k + C_v) packed channels).
+int64_t noah_poca_scratch(int channels, int L) {
+  return (2 * static_cast<int64_t>(kPanel) + channels) * L;
+}
+
+// Whether the library was built with OpenMP (else it runs on one thread).
+int noah_poca_openmp() {
+#if defined(_OPENMP)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+// See forward_panels; scratch holds `threads` slices of `stride` floats.
+void noah_poca_forward(const float* x, const float* wk, const float* wv,
+                       int B, int C, int L, int N, int M, int Ck, int Cv,
+                       int key_base, int key_step, int value_base,
+                       int value_step, float* out, float* scratch,
+                       int64_t stride, int threads) {
+  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
+                  key_base, key_step, value_base, value_step};
+  over_panels(q.panels(), threads, scratch, stride,
+              [&](float* buf, int p0, int p1) {
+                forward_panels(q, out, buf, p0, p1);
+              });
+}
+
+// See backward_panels; scratch holds `threads` slices of `stride` floats.
+void noah_poca_backward(const float* x, const float* wk, const float* wv,
+                        const float* g, int B, int C, int L, int N, int M,
+                        int Ck, int Cv, int key_base, int key_step,
+                        int value_base, int value_step, float* d_logits,
+                        float* d_values, float* scratch, int64_t stride,
+                        int threads) {
+  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
+                  key_base, key_step, value_base, value_step};
+  over_panels(q.panels(), threads, scratch, stride,
+              [&](float* buf, int p0, int p1) {
+                backward_panels(q, g, d_logits, d_values, buf, p0, p1);
+              });
 }
 
 }  // extern "C"
