@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
-from typing import Optional, Sequence, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
@@ -121,10 +121,13 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.noah_poca_openmp.restype = i
     i64 = ctypes.c_int64
     lib.noah_poca_forward.restype = None
-    lib.noah_poca_forward.argtypes = [p, p, p] + [i] * 11 + [p, p, i64, i]
+    f, u64 = ctypes.c_float, ctypes.c_uint64
+    problem = [i] * 11 + [f, u64]  # shapes, block layout, dropout, seed
+    lib.noah_poca_forward.argtypes = [p] * 4 + problem + [p, p, i64, i]
     lib.noah_poca_backward.restype = None
-    lib.noah_poca_backward.argtypes = [p, p, p, p] + [i] * 11 + [p, p, p,
-                                                                 i64, i]
+    lib.noah_poca_backward.argtypes = [p] * 5 + problem + [p] * 4 + [i64, i]
+    lib.noah_poca_dropout_mask.restype = None
+    lib.noah_poca_dropout_mask.argtypes = [i] * 4 + [f, u64, p]
     return lib
 
 
@@ -218,53 +221,89 @@ def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, channels: int,
     fn(*args, _ptr(_scratch(threads, stride)), stride, threads)
 
 
-def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
-            channels: Tuple[int, int], offsets: Tuple[int, int, int, int]
-            ) -> torch.Tensor:
-    """``sum_n sum_l softmax_l(W_k F_k) * (W_v F_v)`` for every class.
+class Blocks(NamedTuple):
+    """Which input channels POCA's blocks read: block ``n`` reads
+    ``key_channels`` keys from channel ``key_base + n*key_step`` on and
+    ``value_channels`` values from ``value_base + n*value_step`` on."""
+    key_channels: int
+    value_channels: int
+    key_base: int
+    key_step: int
+    value_base: int
+    value_step: int
+
+
+def _problem(x, packed, bias, blocks, dropout_p, seed) -> tuple:
+    B, C, L = x.shape
+    wk, wv = packed
+    N, M = bias.shape
+    bias = bias.detach().float().contiguous()
+    return bias, (_ptr(x), _ptr(wk), _ptr(wv), _ptr(bias), B, C, L, N, M,
+                  *blocks, float(dropout_p), int(seed) & (2**64 - 1))
+
+
+def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...],
+            bias: torch.Tensor, blocks: Blocks, dropout_p: float = 0.0,
+            seed: int = 0) -> torch.Tensor:
+    """``sum_n sum_l softmax_l(W_k F_k) * (W_v F_v + b_v) * keep / (1-p)``.
 
     Args:
         x (Tensor): Contiguous fp32 map ``(B, C, L)``.
         packed (tuple): :func:`pack_weights` of the ``(N, M, C_k)`` key and
             ``(N, M, C_v)`` value weights.
-        M (int): Number of classes.
-        channels (tuple): ``(C_k, C_v)`` channels per block.
-        offsets (tuple): ``(key_base, key_step, value_base, value_step)``:
-            block ``n`` reads keys from channel ``key_base + n*key_step`` and
-            values from ``value_base + n*value_step`` on.
+        bias (Tensor): Value bias ``(N, M)``.
+        blocks (Blocks): Which channels each block reads.
+        dropout_p (float): Dropout probability on the values; the keep
+            decisions are a hash of each entry's index and ``seed``
+            (:func:`dropout_mask`), so backward makes the same mask without
+            storing it. Defaults to 0.
+        seed (int): 64-bit dropout seed. Defaults to 0.
 
     Returns:
-        Tensor: ``(B, M)`` without biases or scaling.
+        Tensor: ``(B, M)`` logits, summed over blocks and positions.
     """
-    B, C, L = x.shape
-    wk, wv = packed
-    N = wk.shape[0]
-    out = torch.zeros(B, M)
+    B = x.shape[0]
+    out = torch.zeros(B, bias.shape[1])
     lib = library()
-    _run(lib, lib.noah_poca_forward, x, N * sum(channels),
-         (_ptr(x), _ptr(wk), _ptr(wv), B, C, L, N, M, *channels, *offsets,
-          _ptr(out)))
+    bias, args = _problem(x, packed, bias, blocks, dropout_p, seed)
+    _run(lib, lib.noah_poca_forward, x,
+         bias.shape[0] * (blocks.key_channels + blocks.value_channels),
+         (*args, _ptr(out)))
     return out
 
 
-def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...], M: int,
-             channels: Tuple[int, int], offsets: Tuple[int, int, int, int],
-             grad: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of the key logits and values, ``(N, B*L, M)`` each.
+def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...],
+             bias: torch.Tensor, blocks: Blocks, grad: torch.Tensor,
+             dropout_p: float = 0.0, seed: int = 0) -> Tuple[torch.Tensor, ...]:
+    """Gradients of the key logits and values, ``(N, B*L, M)`` each, and of
+    the value bias, ``(N, M)``.
 
     Args are those of :func:`forward` plus ``grad``, the ``(B, M)``
-    gradient of its output. ``d_logits = A * (V - P) * grad`` and
-    ``d_values = A * grad``, with ``A`` the attention and ``P`` the pooled
-    value of each class and block.
+    gradient of its output. With ``A`` the attention, ``V'`` the values
+    after bias and dropout, and ``P = sum_l A V'``:
+    ``d_logits = A * (V' - P) * grad`` and ``d_values = A * keep/(1-p) *
+    grad``.
     """
-    B, C, L = x.shape
-    wk, wv = packed
-    N = wk.shape[0]
+    B, _, L = x.shape
+    N, M = bias.shape
     grad = grad.float().contiguous()
     d_logits = torch.empty(N, B * L, M)
     d_values = torch.empty(N, B * L, M)
+    d_bias = torch.zeros(N, M)
     lib = library()
-    _run(lib, lib.noah_poca_backward, x, N * sum(channels),
-         (_ptr(x), _ptr(wk), _ptr(wv), _ptr(grad), B, C, L, N, M, *channels,
-          *offsets, _ptr(d_logits), _ptr(d_values)))
-    return d_logits, d_values
+    bias, args = _problem(x, packed, bias, blocks, dropout_p, seed)
+    _run(lib, lib.noah_poca_backward, x,
+         N * (blocks.key_channels + blocks.value_channels),
+         (*args[:4], _ptr(grad), *args[4:], _ptr(d_logits), _ptr(d_values),
+          _ptr(d_bias)))
+    return d_logits, d_values, d_bias
+
+
+def dropout_mask(shape: Tuple[int, int, int, int], dropout_p: float,
+                 seed: int) -> torch.Tensor:
+    """The keep-scale (0 or ``1/(1-p)``) the kernels apply to each value
+    entry ``(N, M, B, L)`` for ``seed``."""
+    out = torch.empty(shape)
+    library().noah_poca_dropout_mask(*shape, float(dropout_p),
+                                     int(seed) & (2**64 - 1), _ptr(out))
+    return out

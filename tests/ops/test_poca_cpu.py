@@ -82,20 +82,23 @@ def test_inference_uses_the_kernel_without_autograd(kernel_calls):
     torch.testing.assert_close(out, ref(x).detach(), rtol=1e-5, atol=1e-5)
 
 
-def test_threads_split_the_work_without_changing_results():
-    fast, _ = pair(32, 4, 50, key_ratio=0.25)
+@pytest.mark.parametrize('dropout', [0.0, 0.3])
+def test_threads_split_the_work_without_changing_results(dropout):
+    fast, _ = pair(32, 4, 50, key_ratio=0.25, dropout=dropout)
     x = torch.randn(4, 32, 7, 7, requires_grad=True)
     threads = torch.get_num_threads()
     results = []
     try:
         for n in (1, 3):
             torch.set_num_threads(n)
+            torch.manual_seed(0)  # the same dropout seed
             out = fast(x)
             (grad_x, ) = torch.autograd.grad(out.square().sum(), x)
             results.append((out, grad_x))
     finally:
         torch.set_num_threads(threads)
-    # Each class panel is computed the same way whichever thread runs it.
+    # Each class panel is computed the same way whichever thread runs it,
+    # and the dropout mask depends on the entry, not the thread.
     assert torch.equal(results[0][0], results[1][0])
     assert torch.equal(results[0][1], results[1][1])
 
@@ -121,13 +124,60 @@ def test_large_logits_stay_finite():
     torch.testing.assert_close(out, ref(x), rtol=1e-5, atol=1e-3)
 
 
-def test_other_dtypes_and_dropout_use_the_pytorch_path(kernel_calls):
+def test_other_dtypes_use_the_pytorch_path(kernel_calls):
     fast, ref = pair(32, 4, 10, key_ratio=0.25)
     x = torch.randn(2, 32, 3, 3, dtype=torch.float64)
     torch.testing.assert_close(fast.double()(x), ref.double()(x))
-    drop = POCA(32, 10, num_heads=4, dropout=0.2).train()
-    drop(torch.randn(2, 32, 3, 3)).sum().backward()
     assert kernel_calls == {'forward': 0, 'backward': 0}
+
+
+def test_dropout_mask_is_seeded_and_drops_at_the_rate():
+    shape, p = (4, 37, 3, 49), 0.3
+    mask = poca_cpu.dropout_mask(shape, p, seed=123)
+    kept = mask[mask != 0]
+    torch.testing.assert_close(kept, torch.full_like(kept, 1 / (1 - p)))
+    dropped = (mask == 0).float().mean().item()
+    assert abs(dropped - p) < 0.015  # 21756 draws: 5 standard deviations
+    assert torch.equal(mask, poca_cpu.dropout_mask(shape, p, seed=123))
+    assert not torch.equal(mask, poca_cpu.dropout_mask(shape, p, seed=124))
+
+
+@pytest.mark.parametrize('C,N,kwargs', VARIANTS, ids=str)
+@pytest.mark.parametrize('hw', [(2, 3), (7, 7)], ids=str)
+def test_dropout_matches_reference_with_the_same_mask(C, N, kwargs, hw,
+                                                      kernel_calls):
+    """Training with dropout runs in the kernels; with the mask they drew,
+    Eq. 1 written with PyTorch ops gives the same logits and gradients."""
+    M, B, p = 21, 3, 0.3
+    fast, ref = pair(C, N, M, dropout=p, **kwargs)
+    fast.train()
+    ref.eval()  # no dropout of its own: the kernels' mask is applied below
+    x = torch.randn(B, C, *hw)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.manual_seed(7)
+    out1 = fast(x1)
+    torch.manual_seed(7)
+    seed = int(torch.randint(0, 2**62, ()))  # the draw POCA made
+    L = hw[0] * hw[1]
+    mask = poca_cpu.dropout_mask((N, M, B, L), p, seed)
+    mask = mask.permute(2, 0, 1, 3).reshape(B, N, M, *hw)
+    tensors = ref.block_tensors(x2)
+    out2 = (tensors['attention'] * tensors['value'] * mask).sum((1, 3, 4))
+    if kwargs.get('aggregation') == 'mean':
+        out2 = out2 / (N * L)
+    torch.testing.assert_close(out1, out2, rtol=1e-5, atol=1e-5)
+    weights = torch.randn(M)
+    (out1 * weights).sum().backward()
+    (out2 * weights).sum().backward()
+    assert kernel_calls == {'forward': 1, 'backward': 1}
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
+    for (name, p1), p2 in zip(fast.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5,
+                                   msg=name)
+    # Dropout really acts, and another seed draws another mask.
+    assert (mask == 0).any()
+    torch.manual_seed(8)
+    assert not torch.allclose(fast(x), out1)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ head, the visualisation tool, the checkpoint converter) goes through
 :class:`POCA` and its :meth:`POCA.block_tensors`.
 """
 import math
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -103,16 +103,26 @@ def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
     return blocks.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(B, -1, L)
 
 
-def _block_offsets(layout: tuple, C: int, N: int) -> tuple:
-    """``(key_base, key_step, value_base, value_step)``: block ``n`` reads its
-    keys from input channel ``key_base + n*key_step`` on and its values from
-    ``value_base + n*value_step`` on (the layout of :func:`_to_blocks`)."""
+def _kernel_blocks(layout: tuple, C: int, N: int,
+                   value_channels: int) -> poca_cpu.Blocks:
+    """The channels each block reads (the layout of :func:`_to_blocks`), as
+    the CPU kernels take them."""
     key_channels, shared_input, split_first = layout
     if shared_input:
-        return 0, C // N, 0, C // N
-    if split_first:
-        return 0, key_channels, N * key_channels, C // N - key_channels
-    return 0, C // N, key_channels, C // N
+        offsets = (0, C // N, 0, C // N)
+    elif split_first:
+        offsets = (0, key_channels, N * key_channels, value_channels)
+    else:
+        offsets = (0, C // N, key_channels, C // N)
+    return poca_cpu.Blocks(key_channels, value_channels, *offsets)
+
+
+class _Kernel(NamedTuple):
+    """What the fused CPU kernels need beyond the tensors: the cached packed
+    weights, the block layout and the dropout seed of this call."""
+    packed: tuple
+    blocks: poca_cpu.Blocks
+    seed: int
 
 
 def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
@@ -141,16 +151,11 @@ def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
     return keys, values, attn, value
 
 
-def _kernel_logits(x, key_weight, value_weight, value_bias, layout, scale,
-                   packed) -> torch.Tensor:
-    """The fast path's logits from the fused CPU kernels (no dropout)."""
-    N, M = value_weight.shape[:2]
-    pooled = poca_cpu.forward(x, packed, M,
-                              (key_weight.shape[2], value_weight.shape[2]),
-                              _block_offsets(layout, x.shape[1], N))
-    # sum_l A_l = 1, so the value bias adds once per block.
-    pooled.add_(value_bias.detach().sum(0))
-    return pooled if scale == 1 else pooled.mul_(scale)
+def _kernel_logits(x, value_bias, scale, dropout_p, kernel) -> torch.Tensor:
+    """The fast path's logits from the fused CPU kernels."""
+    out = poca_cpu.forward(x, kernel.packed, value_bias, kernel.blocks,
+                           dropout_p, kernel.seed)
+    return out if scale == 1 else out.mul_(scale)
 
 
 class _FastPOCAFunction(torch.autograd.Function):
@@ -164,19 +169,18 @@ class _FastPOCAFunction(torch.autograd.Function):
     Backward recomputes ``S`` and ``V`` and uses
     ``dS = A * (V' - P) * g`` and ``dV = A * mask * g``.
 
-    With ``packed`` weights (fp32 on the CPU, no dropout) the fused kernels
-    of :mod:`noah_mm.ops.poca_cpu` compute the forward and ``dS``, ``dV``;
-    otherwise PyTorch ops do, in ``(N, M, B, L)`` tensors.
+    With a ``kernel`` (fp32 on the CPU) the fused kernels of
+    :mod:`noah_mm.ops.poca_cpu` compute the forward and ``dS``, ``dV``, and
+    draw the dropout mask from a seed instead of storing it; otherwise
+    PyTorch ops do, in ``(N, M, B, L)`` tensors.
     """
 
     @staticmethod
     def forward(ctx, x, key_weight, key_bias, value_weight, value_bias,
-                layout, scale, dropout_p, packed):
-        N, M = value_weight.shape[:2]
+                layout, scale, dropout_p, kernel):
         keep = None
-        if packed is not None:
-            out = _kernel_logits(x, key_weight, value_weight, value_bias,
-                                 layout, scale, packed)
+        if kernel is not None:
+            out = _kernel_logits(x, value_bias, scale, dropout_p, kernel)
         else:
             _, _, attn, value = _attention_and_values(x, key_weight,
                                                       value_weight, layout)
@@ -189,9 +193,9 @@ class _FastPOCAFunction(torch.autograd.Function):
                 pooled = value.mul_(attn).sum(-1) + value_bias[..., None]
             out = pooled.sum(0).t().mul(scale)  # (B, M)
         ctx.save_for_backward(x, key_weight, value_weight, value_bias, keep)
-        # Parameter-sized and cached by the module across calls: kept on ctx,
-        # not among the per-batch saved tensors.
-        ctx.packed = packed
+        # The packed weights are parameter-sized and cached by the module
+        # across calls: kept on ctx, not among the per-batch saved tensors.
+        ctx.kernel = kernel
         ctx.layout, ctx.scale, ctx.dropout_p = layout, scale, dropout_p
         return out.to(x.dtype)
 
@@ -201,17 +205,16 @@ class _FastPOCAFunction(torch.autograd.Function):
         _, shared_input, split_first = ctx.layout
         B, C, L = x.shape
         N, M = value_weight.shape[:2]
-        if ctx.packed is not None:
+        if ctx.kernel is not None:
             g = grad_out.float() * ctx.scale  # (B, M)
-            d_logits_t, d_value_t = poca_cpu.backward(
-                x, ctx.packed, M, (key_weight.shape[2], value_weight.shape[2]),
-                _block_offsets(ctx.layout, C, N), g)
+            d_logits_t, d_value_t, d_value_bias = poca_cpu.backward(
+                x, ctx.kernel.packed, value_bias, ctx.kernel.blocks, g,
+                ctx.dropout_p, ctx.kernel.seed)
             # (N, B*L, M) -> (N, M, B*L) views: bmm reads them transposed.
-            d_logits, d_value = d_logits_t.transpose(1, 2), d_value_t.transpose(
-                1, 2)
+            d_logits = d_logits_t.transpose(1, 2)
+            d_value = d_value_t.transpose(1, 2)
             keys, values = _to_blocks(x, N, key_weight.shape[2], shared_input,
                                       split_first)
-            d_value_bias = g.sum(0).expand(N, M)
         else:
             keys, values, d_logits, d_value, d_value_bias = (
                 _FastPOCAFunction._torch_grads(ctx, grad_out, x, key_weight,
@@ -555,20 +558,24 @@ class POCA(BaseModule):
                   self.split == 'both'
                   and self.channel_layout == 'split_first')
         x = x.flatten(2)
-        packed = None
-        if dropout_p == 0 and poca_cpu.applies(x):
+        kernel = None
+        if poca_cpu.applies(x):
             x = x.contiguous()
-            packed = self._packed_weights()
-        key_weight = self.key_weight.flatten(2)
-        value_weight = self.value_weight.flatten(2)
-        if packed is not None and not (torch.is_grad_enabled() and any(
-                t.requires_grad for t in (x, *self.parameters()))):
-            # Inference: skip the autograd.Function's bookkeeping.
-            return _kernel_logits(x, key_weight, value_weight,
-                                  self.value_bias, layout, scale, packed)
-        return _FastPOCAFunction.apply(x, key_weight, self.key_bias,
-                                       value_weight, self.value_bias, layout,
-                                       scale, dropout_p, packed)
+            # Drawn from torch's generator: torch.manual_seed reproduces it.
+            seed = int(torch.randint(0, 2**62, ())) if dropout_p else 0
+            kernel = _Kernel(
+                self._packed_weights(),
+                _kernel_blocks(layout, C, N, self.value_channels), seed)
+            if not (torch.is_grad_enabled() and any(
+                    t.requires_grad for t in (x, *self.parameters()))):
+                # Inference: skip the autograd.Function's bookkeeping.
+                return _kernel_logits(x, self.value_bias, scale, dropout_p,
+                                      kernel)
+        return _FastPOCAFunction.apply(x, self.key_weight.flatten(2),
+                                       self.key_bias,
+                                       self.value_weight.flatten(2),
+                                       self.value_bias, layout, scale,
+                                       dropout_p, kernel)
 
     def _packed_weights(self) -> tuple:
         """The projections' weights packed for the CPU kernels, cached until

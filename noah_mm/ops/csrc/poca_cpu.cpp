@@ -30,6 +30,7 @@ namespace {
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));  // unaligned
+typedef uint32_t v8w __attribute__((vector_size(32)));
 
 constexpr int kPanel = 16;  // classes per panel
 constexpr int kTile = 6;    // positions per micro-kernel tile
@@ -38,6 +39,18 @@ inline v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
 inline v8 load(const float* p) { return *reinterpret_cast<const v8u*>(p); }
 inline void store(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
 inline v8 vmax(v8 a, v8 b) { return a > b ? a : b; }
+
+// A 32-bit integer hash (good avalanche, two multiplies): dropout draws its
+// keep decisions from hash(entry index, seed), so forward and backward make
+// the same mask without storing it, whichever thread handles an entry.
+inline v8w hash32(v8w x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
 
 inline v8 round_nearest(v8 t) {
 #if defined(__AVX__)
@@ -179,6 +192,42 @@ struct Problem {
   const float* wv;  // (N, P, Cv, 16)
   int B, C, L, N, M, Ck, Cv;
   int key_base, key_step, value_base, value_step;
+  const float* bias;   // (N, M) value bias
+  uint32_t seed_lo, seed_hi;
+  uint32_t threshold;  // dropout: keep an entry if hash >> 8 >= threshold
+  float keep_scale;    // 1 / (1 - p); 0 threshold means no dropout
+
+  bool dropout() const { return threshold != 0; }
+  // Entry indices ((n*M + m)*B + b)*L of the panel's 8-lane halves.
+  void entry_index(int n, int p, int b, v8w* lo, v8w* hi) const {
+    const uint32_t stride = static_cast<uint32_t>(B) * L;
+    const uint32_t first = ((static_cast<uint32_t>(n) * M + p * kPanel) * B + b) * L;
+    for (int i = 0; i < 8; ++i) {
+      (*lo)[i] = first + i * stride;
+      (*hi)[i] = first + (i + 8) * stride;
+    }
+  }
+  // 0 or 1/(1-p) for the entries `index`.
+  v8 keep(v8w index) const {
+    const v8w h = hash32(hash32(index ^ seed_lo) ^ seed_hi) >> 8;
+    const v8w kept = (v8w)(h >= threshold);  // all ones or zero per lane
+    const v8 scale = splat(keep_scale);
+    v8w bits;
+    std::memcpy(&bits, &scale, sizeof(bits));
+    bits &= kept;
+    v8 out;
+    std::memcpy(&out, &bits, sizeof(out));
+    return out;
+  }
+  // The value bias of block n, panel p (zero past M).
+  void bias_panel(int n, int p, v8* b0, v8* b1) const {
+    float buf[kPanel] = {0};
+    const int m = p * kPanel;
+    for (int i = 0; i < kPanel && m + i < M; ++i)
+      buf[i] = bias[static_cast<std::ptrdiff_t>(n) * M + m + i];
+    *b0 = load(buf);
+    *b1 = load(buf + 8);
+  }
 
   int panels() const { return (M + kPanel - 1) / kPanel; }
   int key_channel(int n) const { return key_base + n * key_step; }
@@ -237,8 +286,9 @@ inline void store_row(float* dst, v8 lo, v8 hi, int count) {
   for (int i = 0; i < count; ++i) dst[i] = tmp[i];
 }
 
-// out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V, for
-// the class panels [p0, p1).
+// out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V' with
+// V' = (V + bias) * keep (keep = 1 without dropout), for the class panels
+// [p0, p1).
 void forward_panels(const Problem& q, float* out, float* scratch, int p0,
                     int p1) {
   const int B = q.B, C = q.C, L = q.L, N = q.N, M = q.M, Ck = q.Ck,
@@ -246,6 +296,7 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
+  const bool dropout = q.dropout();
   // Few value channels (DeiT: 24 per block, 196 positions): contract the
   // attention with the value inputs instead of projecting the values.
   const bool attention_form = Cv < L;
@@ -255,32 +306,53 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
     // Block-major: block n's inputs stay in L1 while its panels stream by.
     for (int n = 0; n < N; ++n) {
       for (int p = p0; p < p1; ++p) {
-        v8 mx0, mx1;
-        v8 se0 = splat(0.0f), se1 = splat(0.0f);
-        v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
+        v8 mx0, mx1, b0, b1;
+        v8w i0, i1;
+        q.bias_panel(n, p, &b0, &b1);
+        if (dropout) q.entry_index(n, p, b, &i0, &i1);
+        v8 se0 = splat(0.0f), se1 = splat(0.0f);  // sum_l e
+        v8 sv0 = splat(0.0f), sv1 = splat(0.0f);  // sum_l e * V'
         if (attention_form) {
           mx0 = mx1 = splat(-__builtin_huge_valf());
           project<true>(q.key_panel(n, p), q.packed_keys(packed, n), Ck, L,
                         s, &mx0, &mx1);
+          // The contraction reads e * keep (in v); the bias adds
+          // bias * sum_l e * keep.
+          float* weights = dropout ? v : s;
+          v8 sk0 = splat(0.0f), sk1 = splat(0.0f);
           for (int l = 0; l < L; ++l) {
-            const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
-            const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
-            store(s + kPanel * l, e0);
-            store(s + kPanel * l + 8, e1);
+            v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+            v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
             se0 += e0;
             se1 += e1;
+            if (dropout) {
+              e0 *= q.keep(i0 + l);
+              e1 *= q.keep(i1 + l);
+            }
+            sk0 += e0;
+            sk1 += e1;
+            store(weights + kPanel * l, e0);
+            store(weights + kPanel * l + 8, e1);
           }
-          contract_all(s, xb + static_cast<std::ptrdiff_t>(q.value_channel(n)) * L,
+          contract_all(weights,
+                       xb + static_cast<std::ptrdiff_t>(q.value_channel(n)) * L,
                        Cv, L, q.value_panel(n, p), &sv0, &sv1);
+          sv0 += b0 * sk0;
+          sv1 += b1 * sk1;
         } else {
           logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
           for (int l = 0; l < L; ++l) {
             const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
             const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+            v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
+            if (dropout) {
+              v0 *= q.keep(i0 + l);
+              v1 *= q.keep(i1 + l);
+            }
             se0 += e0;
             se1 += e1;
-            sv0 += e0 * load(v + kPanel * l);
-            sv1 += e1 * load(v + kPanel * l + 8);
+            sv0 += e0 * v0;
+            sv1 += e1 * v1;
           }
         }
         const int m = p * kPanel;
@@ -296,15 +368,19 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
 }
 
 // Gradients of the logits and values, transposed: d_logits and d_values are
-// (N, B*L, M); g (B, M) is the output gradient already scaled. For the
-// class panels [p0, p1).
+// (N, B*L, M); d_bias (N, M) is accumulated; g (B, M) is the output
+// gradient already scaled. With A = softmax_l(S), V' = (V + bias) * keep
+// and P = sum_l A V': dS = A (V' - P) g and dV = A keep g. For the class
+// panels [p0, p1).
 void backward_panels(const Problem& q, const float* g, float* d_logits,
-                     float* d_values, float* scratch, int p0, int p1) {
+                     float* d_values, float* d_bias, float* scratch, int p0,
+                     int p1) {
   const int B = q.B, L = q.L, N = q.N, M = q.M;
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
   float* packed = v + static_cast<std::ptrdiff_t>(L) * kPanel;
   const std::ptrdiff_t rows = static_cast<std::ptrdiff_t>(B) * L;
+  const bool dropout = q.dropout();
   for (int b = 0; b < B; ++b) {
     q.pack(b, packed);
     for (int p = p0; p < p1; ++p) {
@@ -315,32 +391,54 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
         gbuf[i] = g[static_cast<std::ptrdiff_t>(b) * M + m + i];
       const v8 g0 = load(gbuf), g1 = load(gbuf + 8);
       for (int n = 0; n < N; ++n) {
-        v8 mx0, mx1;
+        v8 mx0, mx1, b0, b1;
+        v8w i0, i1;
+        q.bias_panel(n, p, &b0, &b1);
+        if (dropout) q.entry_index(n, p, b, &i0, &i1);
         logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
         v8 se0 = splat(0.0f), se1 = splat(0.0f);
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
         for (int l = 0; l < L; ++l) {
           const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
           const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+          v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
+          if (dropout) {
+            v0 *= q.keep(i0 + l);
+            v1 *= q.keep(i1 + l);
+          }
           store(s + kPanel * l, e0);
           store(s + kPanel * l + 8, e1);
+          store(v + kPanel * l, v0);
+          store(v + kPanel * l + 8, v1);
           se0 += e0;
           se1 += e1;
-          sv0 += e0 * load(v + kPanel * l);
-          sv1 += e1 * load(v + kPanel * l + 8);
+          sv0 += e0 * v0;
+          sv1 += e1 * v1;
         }
         const v8 inv0 = splat(1.0f) / se0, inv1 = splat(1.0f) / se1;
         const v8 p0v = sv0 * inv0, p1v = sv1 * inv1;
         const v8 ga0 = g0 * inv0, ga1 = g1 * inv1;  // g / sum_e
+        v8 db0 = splat(0.0f), db1 = splat(0.0f);
         const std::ptrdiff_t base = (n * rows + static_cast<std::ptrdiff_t>(b) * L) * M + m;
         for (int l = 0; l < L; ++l) {
-          const v8 dv0 = load(s + kPanel * l) * ga0;  // A * g
-          const v8 dv1 = load(s + kPanel * l + 8) * ga1;
-          const v8 ds0 = dv0 * (load(v + kPanel * l) - p0v);
-          const v8 ds1 = dv1 * (load(v + kPanel * l + 8) - p1v);
+          const v8 ag0 = load(s + kPanel * l) * ga0;  // A * g
+          const v8 ag1 = load(s + kPanel * l + 8) * ga1;
+          const v8 ds0 = ag0 * (load(v + kPanel * l) - p0v);
+          const v8 ds1 = ag1 * (load(v + kPanel * l + 8) - p1v);
+          v8 dv0 = ag0, dv1 = ag1;
+          if (dropout) {
+            dv0 *= q.keep(i0 + l);
+            dv1 *= q.keep(i1 + l);
+          }
+          db0 += dv0;
+          db1 += dv1;
           store_row(d_logits + base + static_cast<std::ptrdiff_t>(l) * M, ds0, ds1, count);
           store_row(d_values + base + static_cast<std::ptrdiff_t>(l) * M, dv0, dv1, count);
         }
+        float* dst = d_bias + static_cast<std::ptrdiff_t>(n) * M + m;
+        float prev[kPanel] = {0};
+        for (int i = 0; i < count; ++i) prev[i] = dst[i];
+        store_row(dst, load(prev) + db0, load(prev + 8) + db1, count);
       }
     }
   }
@@ -366,6 +464,24 @@ void over_panels(int panels, int threads, float* scratch, int64_t stride,
 #endif
 }
 
+// Dropout as the kernels take it: probability p in [0, 1) and a 64-bit seed.
+Problem make_problem(const float* x, const float* wk, const float* wv,
+                     const float* bias, int B, int C, int L, int N, int M,
+                     int Ck, int Cv, int key_base, int key_step,
+                     int value_base, int value_step, float dropout_p,
+                     uint64_t seed) {
+  Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
+            key_base, key_step, value_base, value_step, bias,
+            static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+            0u, 1.0f};
+  if (dropout_p > 0) {
+    // hash >> 8 is uniform on [0, 2^24): keep it when >= p * 2^24.
+    q.threshold = static_cast<uint32_t>(dropout_p * 16777216.0f + 0.5f);
+    if (q.threshold == 0) q.threshold = 1;
+    q.keep_scale = 1.0f / (1.0f - dropout_p);
+  }
+  return q;
+}
 }  // namespace
 
 extern "C" {
@@ -408,12 +524,14 @@ int noah_poca_openmp() {
 
 // See forward_panels; scratch holds `threads` slices of `stride` floats.
 void noah_poca_forward(const float* x, const float* wk, const float* wv,
-                       int B, int C, int L, int N, int M, int Ck, int Cv,
-                       int key_base, int key_step, int value_base,
-                       int value_step, float* out, float* scratch,
+                       const float* bias, int B, int C, int L, int N, int M,
+                       int Ck, int Cv, int key_base, int key_step,
+                       int value_base, int value_step, float dropout_p,
+                       uint64_t seed, float* out, float* scratch,
                        int64_t stride, int threads) {
-  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
-                  key_base, key_step, value_base, value_step};
+  const Problem q = make_problem(x, wk, wv, bias, B, C, L, N, M, Ck, Cv,
+                                 key_base, key_step, value_base, value_step,
+                                 dropout_p, seed);
   over_panels(q.panels(), threads, scratch, stride,
               [&](float* buf, int p0, int p1) {
                 forward_panels(q, out, buf, p0, p1);
@@ -422,17 +540,47 @@ void noah_poca_forward(const float* x, const float* wk, const float* wv,
 
 // See backward_panels; scratch holds `threads` slices of `stride` floats.
 void noah_poca_backward(const float* x, const float* wk, const float* wv,
-                        const float* g, int B, int C, int L, int N, int M,
-                        int Ck, int Cv, int key_base, int key_step,
-                        int value_base, int value_step, float* d_logits,
-                        float* d_values, float* scratch, int64_t stride,
-                        int threads) {
-  const Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
-                  key_base, key_step, value_base, value_step};
+                        const float* bias, const float* g, int B, int C,
+                        int L, int N, int M, int Ck, int Cv, int key_base,
+                        int key_step, int value_base, int value_step,
+                        float dropout_p, uint64_t seed, float* d_logits,
+                        float* d_values, float* d_bias, float* scratch,
+                        int64_t stride, int threads) {
+  const Problem q = make_problem(x, wk, wv, bias, B, C, L, N, M, Ck, Cv,
+                                 key_base, key_step, value_base, value_step,
+                                 dropout_p, seed);
   over_panels(q.panels(), threads, scratch, stride,
               [&](float* buf, int p0, int p1) {
-                backward_panels(q, g, d_logits, d_values, buf, p0, p1);
+                backward_panels(q, g, d_logits, d_values, d_bias, buf, p0,
+                                p1);
               });
+}
+
+// The dropout keep-scale (0 or 1/(1-p)) of every entry (N, M, B, L), as the
+// kernels draw it; for tests and analysis.
+void noah_poca_dropout_mask(int N, int M, int B, int L, float dropout_p,
+                            uint64_t seed, float* out) {
+  const Problem q = make_problem(nullptr, nullptr, nullptr, nullptr, B, 0, L,
+                                 N, M, 0, 0, 0, 0, 0, 0, dropout_p, seed);
+  const std::ptrdiff_t per_class = static_cast<std::ptrdiff_t>(B) * L;
+  for (int n = 0; n < N; ++n) {
+    for (int p = 0; p < q.panels(); ++p) {
+      for (int b = 0; b < B; ++b) {
+        v8w i0, i1;
+        q.entry_index(n, p, b, &i0, &i1);
+        for (int l = 0; l < L; ++l) {
+          float row[kPanel];
+          store(row, q.keep(i0 + l));
+          store(row + 8, q.keep(i1 + l));
+          for (int i = 0; i < kPanel && p * kPanel + i < M; ++i) {
+            const std::ptrdiff_t m = p * kPanel + i;
+            out[(n * static_cast<std::ptrdiff_t>(M) + m) * per_class +
+                b * static_cast<std::ptrdiff_t>(L) + l] = row[i];
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // extern "C"
