@@ -50,6 +50,9 @@ def parse_args():
                         help='interleaved timing rounds (median is shown)')
     parser.add_argument('--modes', nargs='+', default=['fwd', 'fwd+bwd'],
                         choices=['fwd', 'fwd+bwd'])
+    parser.add_argument('--dropout', type=float, default=0.0,
+                        help='head dropout on the values (fwd+bwd runs in '
+                        'training mode, as the zoo CNN configs train)')
     return parser.parse_args()
 
 
@@ -84,12 +87,15 @@ def measure(fns, rounds):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_shape(name, batch, mode, rounds):
+def bench_shape(name, batch, mode, rounds, dropout=0.0):
     C, S, N, r = SHAPES[name]
     M = NUM_CLASSES
     torch.manual_seed(0)
-    fast = POCA(C, M, num_heads=N, key_ratio=r, impl='fast')
-    ref = POCA(C, M, num_heads=N, key_ratio=r, impl='reference')
+    fast = POCA(C, M, num_heads=N, key_ratio=r, dropout=dropout, impl='fast')
+    ref = POCA(C, M, num_heads=N, key_ratio=r, dropout=dropout,
+               impl='reference')
+    for module in (fast, ref):
+        module.train(mode == 'fwd+bwd')
     ref.load_state_dict(fast.state_dict())
     weight = torch.randn(M, C, requires_grad=True) * 0.01
     weight = weight.detach().requires_grad_()
@@ -146,8 +152,8 @@ def main():
     kernels = ('fused CPU kernels' if poca_cpu.available() else
                f'PyTorch ops (kernels unavailable: {poca_cpu._state["error"]})')
     print(f'torch {torch.__version__}, {all_threads} threads available; '
-          f'M={NUM_CLASSES}; median of {args.rounds} interleaved rounds; '
-          f'fast = {kernels}')
+          f'M={NUM_CLASSES}; dropout={args.dropout}; median of '
+          f'{args.rounds} interleaved rounds; fast = {kernels}')
     header = (f'{"shape":<17}{"batch":>6}{"thr":>4} {"mode":<8}'
               f'{"gemm ms":>9}{"fast/gemm":>10}{"eager/gemm":>11}'
               f'{"conv/gemm":>10}{"conv/fast":>10}{"saved fast/conv":>17}')
@@ -158,7 +164,8 @@ def main():
         for mode in args.modes:
             for name in args.shapes:
                 for batch in args.batches:
-                    row = bench_shape(name, batch, mode, args.rounds)
+                    row = bench_shape(name, batch, mode, args.rounds,
+                                      args.dropout)
                     saved = ''
                     if 'saved_fast' in row:
                         saved = (f' {row["saved_fast"] / row["saved_ref"]:.3f}'
