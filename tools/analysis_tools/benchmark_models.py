@@ -2,7 +2,7 @@
 
 For each zoo slug it builds ``configs/baseline/{slug}_in1k.py`` and
 ``configs/noah/{slug}_noah_in1k.py`` and times inference side by side
-(interleaved rounds, median), on the CPU with 1 thread and batch 1 by default
+(interleaved rounds, median or ``--stat min``), on the CPU with 1 thread and batch 1 by default
 (``--device cuda`` uses batch 200). It prints the extra latency of NOAH in %,
 the paper's Table 10 CPU figure, and the GEMM floor: the extra latency the
 dense GEMMs of the head's multiply-adds (``M x C x H*W``, plus the 1x1 input
@@ -52,6 +52,9 @@ def parse_args():
     parser.add_argument('--batch', type=int, default=None,
                         help='default: 1 on CPU, 200 on CUDA')
     parser.add_argument('--rounds', type=int, default=7)
+    parser.add_argument('--stat', choices=['median', 'min'], default='median',
+                        help='per-model statistic over the rounds; min is '
+                        'the steadier one on a shared, noisy machine')
     return parser.parse_args()
 
 
@@ -69,7 +72,7 @@ def timer(device):
     return sync
 
 
-def median_times(fns, rounds, sync):
+def round_times(fns, rounds, sync, stat='median'):
     with torch.inference_mode():
         for fn in fns.values():
             fn()
@@ -81,7 +84,8 @@ def median_times(fns, rounds, sync):
                 fn()
                 sync()
                 times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+    reduce = statistics.median if stat == 'median' else min
+    return {k: reduce(v) for k, v in times.items()}
 
 
 def head_shape(model, inputs):
@@ -126,7 +130,7 @@ def main():
     batch = args.batch or (200 if args.device.startswith('cuda') else 1)
     sync = timer(args.device)
     print(f'device={args.device} threads={args.threads} batch={batch} '
-          f'median of {args.rounds} interleaved rounds')
+          f'{args.stat} of {args.rounds} interleaved rounds')
     header = (f'{"model":<20}{"base ms":>9}{"noah ms":>9}{"extra %":>9}'
               f'{"paper %":>9}{"floor %":>9}{"extra/floor":>12}')
     print(header)
@@ -143,7 +147,7 @@ def main():
         M = noah.head.num_classes
         fns = {'base': lambda: base(x), 'noah': lambda: noah(x)}
         fns.update(floor_gemms(noah.head, C, L, M, batch, args.device))
-        t = median_times(fns, args.rounds, sync)
+        t = round_times(fns, args.rounds, sync, args.stat)
         extra = 100 * (t['noah'] / t['base'] - 1)
         floor = 100 * sum(t[k] for k in fns if k.endswith('@positions'))
         floor -= 100 * sum(t[k] for k in fns if k.endswith('@pooled'))
