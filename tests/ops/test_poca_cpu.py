@@ -5,8 +5,8 @@ import stat
 import pytest
 import torch
 
-from noah_mm.models.utils.poca import POCA
 from noah_mm.ops import poca_cpu
+from poca_testing import assert_same_gradients, fast_and_reference as pair
 
 # (in_channels, num_heads, POCA kwargs): both channel layouts, the
 # 'group' split and mean aggregation; C/N = 8 with r = 1/8 gives 1 key and
@@ -20,16 +20,6 @@ VARIANTS = [
 ]
 # L = 1, 6 (one full tile), 49 (tiles + 1) and 196 (tiles + 4).
 MAPS = [(1, 1), (2, 3), (7, 7), (14, 14)]
-
-
-def pair(C, N, M, **kwargs):
-    torch.manual_seed(0)
-    fast = POCA(C, M, num_heads=N, impl='fast', **kwargs)
-    for p in fast.parameters():
-        torch.nn.init.normal_(p, std=0.3)
-    ref = POCA(C, M, num_heads=N, impl='reference', **kwargs)
-    ref.load_state_dict(fast.state_dict())
-    return fast, ref
 
 
 @pytest.fixture
@@ -63,14 +53,8 @@ def test_forward_and_backward_match_reference(C, N, kwargs, hw, M,
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     out1, out2 = fast(x1), ref(x2)
     torch.testing.assert_close(out1, out2, rtol=1e-5, atol=1e-5)
-    weights = torch.randn(M)
-    (out1 * weights).sum().backward()
-    (out2 * weights).sum().backward()
+    assert_same_gradients(fast, ref, out1, out2, x1, x2)
     assert kernel_calls == {'forward': 1, 'backward': 1}
-    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
-    for (name, p1), p2 in zip(fast.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5,
-                                   msg=name)
 
 
 def test_inference_uses_the_kernel_without_autograd(kernel_calls):
@@ -166,14 +150,8 @@ def test_dropout_matches_reference_with_the_same_mask(C, N, kwargs, hw,
     if kwargs.get('aggregation') == 'mean':
         out2 = out2 / (N * L)
     torch.testing.assert_close(out1, out2, rtol=1e-5, atol=1e-5)
-    weights = torch.randn(M)
-    (out1 * weights).sum().backward()
-    (out2 * weights).sum().backward()
+    assert_same_gradients(fast, ref, out1, out2, x1, x2)
     assert kernel_calls == {'forward': 1, 'backward': 1}
-    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
-    for (name, p1), p2 in zip(fast.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5,
-                                   msg=name)
     # Dropout really acts, and another seed draws another mask.
     assert (mask == 0).any()
     torch.manual_seed(8)

@@ -286,6 +286,36 @@ inline void store_row(float* dst, v8 lo, v8 hi, int count) {
   for (int i = 0; i < count; ++i) dst[i] = tmp[i];
 }
 
+// With s the base-2 key logits and v the values (L x 16) of one panel:
+// e = 2^(s - max), V' = (v + bias) * keep (keep only with dropout, entries
+// i0 + l, i1 + l); adds sum_l e to se and sum_l e V' to sv. With kStore,
+// writes e back into s and V' into v for backward.
+template <bool kStore>
+inline void softmax_sums(const Problem& q, float* s, float* v, v8 mx0, v8 mx1,
+                         v8 b0, v8 b1, v8w i0, v8w i1, v8* se0, v8* se1,
+                         v8* sv0, v8* sv1) {
+  const bool dropout = q.dropout();
+  for (int l = 0; l < q.L; ++l) {
+    const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+    const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+    v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
+    if (dropout) {
+      v0 *= q.keep(i0 + l);
+      v1 *= q.keep(i1 + l);
+    }
+    if (kStore) {
+      store(s + kPanel * l, e0);
+      store(s + kPanel * l + 8, e1);
+      store(v + kPanel * l, v0);
+      store(v + kPanel * l + 8, v1);
+    }
+    *se0 += e0;
+    *se1 += e1;
+    *sv0 += e0 * v0;
+    *sv1 += e1 * v1;
+  }
+}
+
 // out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V' with
 // V' = (V + bias) * keep (keep = 1 without dropout), for the class panels
 // [p0, p1).
@@ -341,19 +371,8 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
           sv1 += b1 * sk1;
         } else {
           logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
-          for (int l = 0; l < L; ++l) {
-            const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
-            const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
-            v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
-            if (dropout) {
-              v0 *= q.keep(i0 + l);
-              v1 *= q.keep(i1 + l);
-            }
-            se0 += e0;
-            se1 += e1;
-            sv0 += e0 * v0;
-            sv1 += e1 * v1;
-          }
+          softmax_sums<false>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0, &se1,
+                              &sv0, &sv1);
         }
         const int m = p * kPanel;
         float* dst = out + static_cast<std::ptrdiff_t>(b) * M + m;
@@ -398,23 +417,8 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
         logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
         v8 se0 = splat(0.0f), se1 = splat(0.0f);
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
-        for (int l = 0; l < L; ++l) {
-          const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
-          const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
-          v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
-          if (dropout) {
-            v0 *= q.keep(i0 + l);
-            v1 *= q.keep(i1 + l);
-          }
-          store(s + kPanel * l, e0);
-          store(s + kPanel * l + 8, e1);
-          store(v + kPanel * l, v0);
-          store(v + kPanel * l + 8, v1);
-          se0 += e0;
-          se1 += e1;
-          sv0 += e0 * v0;
-          sv1 += e1 * v1;
-        }
+        softmax_sums<true>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0, &se1,
+                           &sv0, &sv1);
         const v8 inv0 = splat(1.0f) / se0, inv1 = splat(1.0f) / se1;
         const v8 p0v = sv0 * inv0, p1v = sv1 * inv1;
         const v8 ga0 = g0 * inv0, ga1 = g1 * inv1;  // g / sum_e

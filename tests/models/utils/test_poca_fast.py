@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from noah_mm.models.utils.poca import POCA
+from poca_testing import assert_same_gradients, fast_and_reference
 
 FAST_VARIANTS = [
     dict(key_ratio=1 / 8),
@@ -13,13 +14,7 @@ FAST_VARIANTS = [
 
 
 def pair(**kwargs):
-    torch.manual_seed(0)
-    fast = POCA(32, 10, num_heads=4, impl='fast', **kwargs)
-    for p in fast.parameters():
-        torch.nn.init.normal_(p, std=0.3)
-    ref = POCA(32, 10, num_heads=4, impl='reference', **kwargs)
-    ref.load_state_dict(fast.state_dict())
-    return fast, ref
+    return fast_and_reference(32, 4, 10, **kwargs)
 
 
 @pytest.mark.parametrize('kwargs', FAST_VARIANTS, ids=str)
@@ -29,13 +24,7 @@ def test_fast_path_equals_reference_forward_and_backward(kwargs):
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     out1, out2 = fast(x1), ref(x2)
     torch.testing.assert_close(out1, out2, rtol=1e-5, atol=1e-5)
-    weights = torch.randn(10)
-    (out1 * weights).sum().backward()
-    (out2 * weights).sum().backward()
-    torch.testing.assert_close(x1.grad, x2.grad, rtol=1e-5, atol=1e-5)
-    for (name, p1), p2 in zip(fast.named_parameters(), ref.parameters()):
-        torch.testing.assert_close(p1.grad, p2.grad, rtol=1e-5, atol=1e-5,
-                                   msg=name)
+    assert_same_gradients(fast, ref, out1, out2, x1, x2)
 
 
 def test_auto_picks_the_fast_path_only_where_it_applies():
