@@ -11,7 +11,10 @@ For a feature map ``F`` of shape ``(B, C, H, W)`` split into ``N`` groups, block
 
 Everything that depends on these equations (:class:`NOAHHead`, the detection
 head, the visualisation tool, the checkpoint converter) goes through
-:class:`POCA` and its :meth:`POCA.block_tensors`.
+:class:`POCA` and its :meth:`POCA.block_tensors`. :class:`POCA` also holds the
+fast path (below), whose CPU form calls the fused kernels of
+:mod:`noah_mm.ops.poca_cpu`; tests keep all of them equal to
+:meth:`POCA.block_tensors`.
 """
 import math
 from typing import Dict, NamedTuple, Optional
@@ -300,8 +303,11 @@ class POCA(BaseModule):
             kernels, spatial softmax, sum or mean aggregation, no shared
             attention or extra linear layer; the reference path otherwise),
             ``'fast'`` (fail if it does not apply) or ``'reference'`` (the
-            grouped-convolution formulation of :meth:`block_tensors`). Both
-            give the same logits and gradients. Defaults to ``'auto'``.
+            grouped-convolution formulation of :meth:`block_tensors`). The
+            fast path runs the fused kernels of :mod:`noah_mm.ops.poca_cpu`
+            on fp32 CPU inputs and PyTorch ops elsewhere (CUDA, other dtypes,
+            tracing and export). All give the same logits and gradients.
+            Defaults to ``'auto'``.
         channel_layout (str): Which input channels block ``i`` reads with
             ``split='both'``. ``'group_first'`` (the paper's description):
             block ``i`` owns channels ``[i*C/N, (i+1)*C/N)``, keys first.
