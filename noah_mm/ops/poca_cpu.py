@@ -5,9 +5,12 @@
 panel of 16 classes into a buffer that stays in cache and reduce it at once
 (softmax, product and sum in forward; the logit and value gradients in
 backward), so the ``(N, M, B*H*W)`` attention and value tensors never reach
-memory in forward. The source has no Python or torch headers: it compiles in
-about a second with the system C++ compiler (``$CXX``, else ``c++``/``g++``)
-``-march=native`` and OpenMP, into ``~/.cache/noah_mm/kernels`` (or
+memory in forward. Dropout on the values draws its keep decisions from a hash
+of each entry's index and a per-call seed, so backward regenerates the mask
+instead of storing it (:func:`dropout_mask` shows it). The source has no
+Python or torch headers: it compiles in about a second with the system C++
+compiler (``$CXX``, else ``c++``/``g++``), ``-O3 -march=native`` and OpenMP
+where the compiler has them, into ``~/.cache/noah_mm/kernels`` (or
 ``$NOAH_MM_KERNEL_DIR``), keyed by the source, the flags, the compiler and
 the CPU, and is loaded with :mod:`ctypes`. ``torch.get_num_threads()``
 OpenMP threads split the class panels; inside a torch process they are
