@@ -212,14 +212,15 @@ def _scratch(workers: int, length: int) -> torch.Tensor:
     return buf[:workers * length].view(workers, length)
 
 
-def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, channels: int,
+def _run(lib: ctypes.CDLL, fn, x: torch.Tensor, channels: int, panels: int,
          args: Sequence) -> None:
     """Call ``fn(*args, scratch, stride, threads)`` with
     ``torch.get_num_threads()`` threads (OpenMP inside the kernel: torch's
-    own runtime, as libgomp is loaded once per process); ``channels`` is the
-    number of input channels the kernel packs per sample,
-    ``N * (C_k + C_v)``."""
+    own runtime, as libgomp is loaded once per process), at most one per
+    class panel; ``channels`` is the number of input channels the kernel
+    packs per sample, ``N * (C_k + C_v)``."""
     threads = torch.get_num_threads() if lib.noah_poca_openmp() else 1
+    threads = min(threads, panels)
     stride = lib.noah_poca_scratch(channels, x.shape[2])
     fn(*args, _ptr(_scratch(threads, stride)), stride, threads)
 
@@ -271,7 +272,7 @@ def forward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...],
     bias, args = _problem(x, packed, bias, blocks, dropout_p, seed)
     _run(lib, lib.noah_poca_forward, x,
          bias.shape[0] * (blocks.key_channels + blocks.value_channels),
-         (*args, _ptr(out)))
+         packed[0].shape[1], (*args, _ptr(out)))
     return out
 
 
@@ -296,7 +297,7 @@ def backward(x: torch.Tensor, packed: Tuple[torch.Tensor, ...],
     lib = library()
     bias, args = _problem(x, packed, bias, blocks, dropout_p, seed)
     _run(lib, lib.noah_poca_backward, x,
-         N * (blocks.key_channels + blocks.value_channels),
+         N * (blocks.key_channels + blocks.value_channels), packed[0].shape[1],
          (*args[:4], _ptr(grad), *args[4:], _ptr(d_logits), _ptr(d_values),
           _ptr(d_bias)))
     return d_logits, d_values, d_bias

@@ -321,6 +321,7 @@ inline void softmax_sums(const Problem& q, float* s, float* v, v8 mx0, v8 mx1,
 // [p0, p1).
 void forward_panels(const Problem& q, float* out, float* scratch, int p0,
                     int p1) {
+  if (p0 >= p1) return;
   const int B = q.B, C = q.C, L = q.L, N = q.N, M = q.M, Ck = q.Ck,
             Cv = q.Cv;
   float* s = scratch;
@@ -394,6 +395,7 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
 void backward_panels(const Problem& q, const float* g, float* d_logits,
                      float* d_values, float* d_bias, float* scratch, int p0,
                      int p1) {
+  if (p0 >= p1) return;
   const int B = q.B, L = q.L, N = q.N, M = q.M;
   float* s = scratch;
   float* v = scratch + static_cast<std::ptrdiff_t>(L) * kPanel;
