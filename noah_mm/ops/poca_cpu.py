@@ -177,9 +177,9 @@ def _compiling() -> bool:
 def applies(x: torch.Tensor) -> bool:
     """Whether the kernels can run on ``x``: a plain fp32 CPU tensor, outside
     torch.compile/export and tracing (which cannot see into ctypes calls)."""
-    return (type(x) is torch.Tensor and x.device.type == 'cpu'
-            and x.dtype == torch.float32 and not torch.jit.is_tracing()
-            and not _compiling() and available())
+    return (x.dtype == torch.float32 and x.device.type == 'cpu'
+            and type(x) is torch.Tensor and available()
+            and not torch.jit.is_tracing() and not _compiling())
 
 
 def _ptr(t: torch.Tensor) -> int:

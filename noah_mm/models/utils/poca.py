@@ -572,8 +572,11 @@ class POCA(BaseModule):
             kernel = _Kernel(
                 self._packed_weights(),
                 _kernel_blocks(layout, C, N, self.value_channels), seed)
-            if not (torch.is_grad_enabled() and any(
-                    t.requires_grad for t in (x, *self.parameters()))):
+            if not (torch.is_grad_enabled() and (
+                    x.requires_grad or self.key_weight.requires_grad
+                    or self.key_bias.requires_grad
+                    or self.value_weight.requires_grad
+                    or self.value_bias.requires_grad)):
                 # Inference: skip the autograd.Function's bookkeeping.
                 return _kernel_logits(x, self.value_bias, scale, dropout_p,
                                       kernel)
