@@ -38,7 +38,13 @@ constexpr int kTile = 6;    // positions per micro-kernel tile
 inline v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
 inline v8 load(const float* p) { return *reinterpret_cast<const v8u*>(p); }
 inline void store(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
-inline v8 vmax(v8 a, v8 b) { return a > b ? a : b; }
+inline v8 vmax(v8 a, v8 b) {
+#if defined(__AVX__)
+  return __builtin_ia32_maxps256(a, b);  // one vmaxps, not compare + blend
+#else
+  return a > b ? a : b;
+#endif
+}
 
 // A 32-bit integer hash (good avalanche, two multiplies): dropout draws its
 // keep decisions from hash(entry index, seed), so forward and backward make
@@ -98,13 +104,18 @@ inline void tile(const float* __restrict w, const float* __restrict f, int K,
       a1[j] += w1 * s;
     }
   }
+  if (kMax) {
+    v8 m0 = *mx0, m1 = *mx1;  // local: out may alias a float vector
+    for (int j = 0; j < NL; ++j) {
+      m0 = vmax(m0, a0[j]);
+      m1 = vmax(m1, a1[j]);
+    }
+    *mx0 = m0;
+    *mx1 = m1;
+  }
   for (int j = 0; j < NL; ++j) {
     store(out + kPanel * j, a0[j]);
     store(out + kPanel * j + 8, a1[j]);
-    if (kMax) {
-      *mx0 = vmax(*mx0, a0[j]);
-      *mx1 = vmax(*mx1, a1[j]);
-    }
   }
 }
 
@@ -161,10 +172,13 @@ inline void contract(const float* __restrict e, const float* __restrict f,
       a1[j] += e1 * s;
     }
   }
+  v8 o0 = *out0, o1 = *out1;
   for (int j = 0; j < NC; ++j) {
-    *out0 += load(w + kPanel * j) * a0[j];
-    *out1 += load(w + kPanel * j + 8) * a1[j];
+    o0 += load(w + kPanel * j) * a0[j];
+    o1 += load(w + kPanel * j + 8) * a1[j];
   }
+  *out0 = o0;
+  *out1 = o1;
 }
 
 void contract_all(const float* e, const float* f, int K, int L,
@@ -289,17 +303,18 @@ inline void store_row(float* dst, v8 lo, v8 hi, int count) {
 // With s the base-2 key logits and v the values (L x 16) of one panel:
 // e = 2^(s - max), V' = (v + bias) * keep (keep only with dropout, entries
 // i0 + l, i1 + l); adds sum_l e to se and sum_l e V' to sv. With kStore,
-// writes e back into s and V' into v for backward.
-template <bool kStore>
+// writes e back into s and V' into v for backward. (Accumulators are local:
+// stores through float* may alias a float vector.)
+template <bool kDropout, bool kStore>
 inline void softmax_sums(const Problem& q, float* s, float* v, v8 mx0, v8 mx1,
                          v8 b0, v8 b1, v8w i0, v8w i1, v8* se0, v8* se1,
                          v8* sv0, v8* sv1) {
-  const bool dropout = q.dropout();
+  v8 e_sum0 = *se0, e_sum1 = *se1, ev_sum0 = *sv0, ev_sum1 = *sv1;
   for (int l = 0; l < q.L; ++l) {
     const v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
     const v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
     v8 v0 = load(v + kPanel * l) + b0, v1 = load(v + kPanel * l + 8) + b1;
-    if (dropout) {
+    if (kDropout) {
       v0 *= q.keep(i0 + l);
       v1 *= q.keep(i1 + l);
     }
@@ -309,11 +324,43 @@ inline void softmax_sums(const Problem& q, float* s, float* v, v8 mx0, v8 mx1,
       store(v + kPanel * l, v0);
       store(v + kPanel * l + 8, v1);
     }
-    *se0 += e0;
-    *se1 += e1;
-    *sv0 += e0 * v0;
-    *sv1 += e1 * v1;
+    e_sum0 += e0;
+    e_sum1 += e1;
+    ev_sum0 += e0 * v0;
+    ev_sum1 += e1 * v1;
   }
+  *se0 = e_sum0;
+  *se1 = e_sum1;
+  *sv0 = ev_sum0;
+  *sv1 = ev_sum1;
+}
+
+// Attention form: e = 2^(s - max) of one panel; returns sum_l e in se and
+// sum_l e * keep in sk, and writes e * keep to `weights` (which may be s).
+template <bool kDropout>
+inline void exponentiate(const Problem& q, const float* s, float* weights,
+                         v8 mx0, v8 mx1, v8w i0, v8w i1, v8* se0, v8* se1,
+                         v8* sk0, v8* sk1) {
+  v8 e_sum0 = splat(0.0f), e_sum1 = splat(0.0f);
+  v8 k_sum0 = splat(0.0f), k_sum1 = splat(0.0f);
+  for (int l = 0; l < q.L; ++l) {
+    v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
+    v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
+    e_sum0 += e0;
+    e_sum1 += e1;
+    if (kDropout) {
+      e0 *= q.keep(i0 + l);
+      e1 *= q.keep(i1 + l);
+      k_sum0 += e0;
+      k_sum1 += e1;
+    }
+    store(weights + kPanel * l, e0);
+    store(weights + kPanel * l + 8, e1);
+  }
+  *se0 = e_sum0;
+  *se1 = e_sum1;
+  *sk0 = kDropout ? k_sum0 : e_sum0;
+  *sk1 = kDropout ? k_sum1 : e_sum1;
 }
 
 // out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V' with
@@ -350,21 +397,13 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
           // The contraction reads e * keep (in v); the bias adds
           // bias * sum_l e * keep.
           float* weights = dropout ? v : s;
-          v8 sk0 = splat(0.0f), sk1 = splat(0.0f);
-          for (int l = 0; l < L; ++l) {
-            v8 e0 = exp2_nonpositive(load(s + kPanel * l) - mx0);
-            v8 e1 = exp2_nonpositive(load(s + kPanel * l + 8) - mx1);
-            se0 += e0;
-            se1 += e1;
-            if (dropout) {
-              e0 *= q.keep(i0 + l);
-              e1 *= q.keep(i1 + l);
-            }
-            sk0 += e0;
-            sk1 += e1;
-            store(weights + kPanel * l, e0);
-            store(weights + kPanel * l + 8, e1);
-          }
+          v8 sk0, sk1;
+          if (dropout)
+            exponentiate<true>(q, s, weights, mx0, mx1, i0, i1, &se0, &se1,
+                               &sk0, &sk1);
+          else
+            exponentiate<false>(q, s, weights, mx0, mx1, i0, i1, &se0, &se1,
+                                &sk0, &sk1);
           contract_all(weights,
                        xb + static_cast<std::ptrdiff_t>(q.value_channel(n)) * L,
                        Cv, L, q.value_panel(n, p), &sv0, &sv1);
@@ -372,8 +411,12 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
           sv1 += b1 * sk1;
         } else {
           logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
-          softmax_sums<false>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0, &se1,
-                              &sv0, &sv1);
+          if (dropout)
+            softmax_sums<true, false>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0,
+                                      &se1, &sv0, &sv1);
+          else
+            softmax_sums<false, false>(q, s, v, mx0, mx1, b0, b1, i0, i1,
+                                       &se0, &se1, &sv0, &sv1);
         }
         const int m = p * kPanel;
         float* dst = out + static_cast<std::ptrdiff_t>(b) * M + m;
@@ -419,8 +462,12 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
         logits_and_values(q, packed, n, p, s, v, &mx0, &mx1);
         v8 se0 = splat(0.0f), se1 = splat(0.0f);
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);
-        softmax_sums<true>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0, &se1,
-                           &sv0, &sv1);
+        if (dropout)
+          softmax_sums<true, true>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0,
+                                   &se1, &sv0, &sv1);
+        else
+          softmax_sums<false, true>(q, s, v, mx0, mx1, b0, b1, i0, i1, &se0,
+                                    &se1, &sv0, &sv1);
         const v8 inv0 = splat(1.0f) / se0, inv1 = splat(1.0f) / se1;
         const v8 p0v = sv0 * inv0, p1v = sv1 * inv1;
         const v8 ga0 = g0 * inv0, ga1 = g1 * inv1;  // g / sum_e
