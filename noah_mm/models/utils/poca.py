@@ -162,8 +162,8 @@ def _kernel_logits(x, value_bias, scale, dropout_p, kernel) -> torch.Tensor:
 
 
 class _FastPOCAFunction(torch.autograd.Function):
-    """POCA logits with recomputation: saves only the input (plus the
-    dropout mask when dropout is active) and recomputes the rest.
+    """POCA logits with recomputation: saves only the input (plus, on the
+    PyTorch path, the dropout mask) and recomputes the rest.
 
     Forward, per block ``n`` (``S = W_k F_k``, ``V = W_v F_v + b_v``)::
 
