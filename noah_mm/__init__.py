@@ -6,6 +6,7 @@ registries.
 """
 from .version import __version__
 from . import engine, models  # noqa: F401  (registers the modules)
+from . import datasets, evaluation  # noqa: F401  (person ReID; needs mmdet)
 from .models import NOAHHead, POCA
 
 __all__ = ['__version__', 'NOAHHead', 'POCA']

@@ -1,4 +1,5 @@
 from . import backbones, roi_heads  # noqa: F401  (register on import)
+from . import reid  # noqa: F401  (person ReID; needs mmdet)
 from .heads import NOAHHead
 from .utils import POCA
 

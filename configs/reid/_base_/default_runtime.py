@@ -1,0 +1,19 @@
+# Runtime of the Market-1501 configs: mmdet's (its ReID models, data and
+# metric registries), plus noah_mm's registrations (NOAHReIDHead,
+# Market1501Dataset, CrossCameraReIDMetric).
+_base_ = ['mmdet::_base_/default_runtime.py']
+
+default_scope = 'mmdet'
+custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    # Every 10 epochs, keeping the last three and the best by mAP.
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=10,
+        max_keep_ckpts=3,
+        save_best='reid/mAP',
+        rule='greater'),
+    # mmdet's hook draws boxes; ReID samples have none.
+    visualization=None)
