@@ -168,3 +168,25 @@ def test_tools_train_prints_map_and_rank1(market, tmp_path):
         match = re.search(rf'reid/{name}: ([0-9.]+)', output)
         assert match, (name, output[-3000:])
         assert 0 <= float(match.group(1)) <= 100
+
+
+def test_logits_switch(market):
+    """The documented alternative: POCA over the identities, whose logits
+    are matched."""
+    from mmdet.registry import MODELS
+    from mmdet.structures import ReIDDataSample
+    cfg = load('configs/reid/resnet50-noah_scratch_1xb64-350e_market1501.py',
+               tiny_options(market, ''))
+    cfg.merge_from_dict({
+        'model.head.feature': 'logits',
+        'model.head.out_channels': None
+    })
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    images = torch.randn(2, 3, 64, 32)
+    samples = [ReIDDataSample().set_gt_label(i) for i in (0, 750)]
+    losses = model(images, samples, mode='loss')
+    assert math.isfinite(losses['ce_loss'].item())
+    model.eval()
+    predicted = model(images, samples, mode='predict')
+    assert predicted[0].pred_feature.shape == (751, )

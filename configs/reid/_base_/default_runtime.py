@@ -6,8 +6,13 @@ _base_ = ['mmdet::_base_/default_runtime.py']
 default_scope = 'mmdet'
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 
+# mmdet's hooks without its DetVisualizationHook (it draws boxes; ReID
+# samples have none).
 default_hooks = dict(
+    _delete_=True,
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     # Every 10 epochs, keeping the last three and the best by mAP.
     checkpoint=dict(
         type='CheckpointHook',
@@ -15,5 +20,4 @@ default_hooks = dict(
         max_keep_ckpts=3,
         save_best='reid/mAP',
         rule='greater'),
-    # mmdet's hook draws boxes; ReID samples have none.
-    visualization=None)
+    sampler_seed=dict(type='DistSamplerSeedHook'))
