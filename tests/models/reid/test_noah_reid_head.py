@@ -27,6 +27,7 @@ def build(**kwargs):
 def test_embedding_feature_is_poca_of_the_map():
     torch.manual_seed(0)
     head = build(out_channels=16).eval()
+    assert isinstance(head, NOAHReIDHead)  # registered in mmdet's MODELS
     assert isinstance(head.poca, POCA)
     assert (head.poca.in_channels, head.poca.num_classes) == (32, 16)
     assert not hasattr(head, 'fc_out')  # POCA replaces pooling + FC
