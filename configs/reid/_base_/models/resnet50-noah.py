@@ -3,7 +3,7 @@
 # the 512-d matched feature comes from pairwise object category attention;
 # training adds the baseline's BatchNorm1d + identity classifier.
 # N=4 blocks, key ratio r=1/8, dropout 0.1: NOAH's ResNet-50 setting on
-# ImageNet (paper Table 1, configs/noah/resnet50_noah_in1k.py); the paper
+# ImageNet (paper Table 1; dropout as configs/noah/resnet50_noah_in1k.py); the paper
 # gives none for Market-1501.
 # feature='logits' switches to POCA over the 751 identities, its logits
 # being the matched feature (configs/reid/README.md).
