@@ -2,9 +2,9 @@
 # NOAH (POCA with 512 outputs) in place of "global average pooling + FC", so
 # the 512-d matched feature comes from pairwise object category attention;
 # training adds the baseline's BatchNorm1d + identity classifier.
-# N=4 blocks, key ratio r=1/8, dropout 0.1: NOAH's ResNet-50 setting on
-# ImageNet (paper Table 1; dropout as configs/noah/resnet50_noah_in1k.py); the paper
-# gives none for Market-1501.
+# N=4 blocks, key ratio r=1/8 (NOAH's ResNet-50 on ImageNet, paper Table 1)
+# and dropout 0.1 (as configs/noah/resnet50_noah_in1k.py); the paper gives
+# no NOAH setting for Market-1501.
 # feature='logits' switches to POCA over the 751 identities, its logits
 # being the matched feature (configs/reid/README.md).
 _base_ = ['./resnet50-fc512.py']
