@@ -85,6 +85,14 @@ def _without_roles(rules: Sequence[Rule]) -> List[Rule]:
     return [(pattern, repl, None) for pattern, repl, _ in rules]
 
 
+def _shape(state: StateDict, key: str, arch: str) -> torch.Size:
+    """The shape of ``state[key]``; a clear error when the key is missing."""
+    if key not in state:
+        raise ValueError(f'a {arch} network without {key!r}: not one of the '
+                         f'released {arch} networks.')
+    return state[key].shape
+
+
 def _count(state: StateDict, pattern: str) -> int:
     """How many distinct integers ``pattern`` captures at the key start."""
     return len({m.group(1) for k in state for m in [re.match(pattern, k)]
@@ -221,20 +229,20 @@ class DeiTFamily(_TokenFamily):
                 and 'blocks.0.attn.qkv.weight' in state)
 
     def _identify(self, state, kind):
-        width = state['patch_embed.proj.weight'].shape[0]
+        width = _shape(state, 'patch_embed.proj.weight', self.arch)[0]
         if width not in DEIT_WIDTHS:
             raise ValueError(
                 f'a DeiT of width {width}; the release (and our zoo) has '
                 f'widths {sorted(DEIT_WIDTHS, reverse=True)}.')
         slug, arch = DEIT_WIDTHS[width]
         depth = _count(state, r'blocks\.(\d+)\.')
-        hidden = state['blocks.0.mlp.fc1.weight'].shape[0]
+        hidden = _shape(state, 'blocks.0.mlp.fc1.weight', self.arch)[0]
         if (depth, hidden) != (12, 4 * width):
             raise ValueError(
                 f'a DeiT of width {width} with {depth} blocks and MLP width '
                 f'{hidden}; the released {arch} has 12 blocks and MLP width '
                 f'{4 * width}.')
-        tokens = state['pos_embed'].shape[1]
+        tokens = _shape(state, 'pos_embed', self.arch)[1]
         cls_token = 'cls_token' in state
         expected = DEIT_PATCHES + (kind == 'baseline')
         if tokens != expected or cls_token != (kind == 'baseline'):
@@ -451,7 +459,8 @@ class MixerFamily(_TokenFamily):
         width = state['stem.proj.weight'].shape[0]
         found = (_count(state, r'blocks\.(\d+)\.'),
                  state['blocks.0.mlp_tokens.fc1.weight'].shape[0],
-                 state['blocks.0.mlp_channels.fc1.weight'].shape[0])
+                 _shape(state, 'blocks.0.mlp_channels.fc1.weight',
+                        self.arch)[0])
         if width not in MIXER_WIDTHS or found != MIXER_WIDTHS[width][2:]:
             known = '; '.join(f'{v[1]}: width {w}, {v[2:]}'
                               for w, v in MIXER_WIDTHS.items())
@@ -512,7 +521,8 @@ class GMLPFamily(_TokenFamily):
     def _identify(self, state, kind):
         width = state['stem.proj.weight'].shape[0]
         depth = _count(state, r'blocks\.(\d+)\.')
-        hidden = state['blocks.0.mlp_channels.fc1.weight'].shape[0]
+        hidden = _shape(state, 'blocks.0.mlp_channels.fc1.weight',
+                        self.arch)[0]
         if width not in GMLP_WIDTHS or (depth, hidden) != (30, 6 * width):
             raise ValueError(
                 f'a gMLP of width {width} with {depth} blocks and MLP width '
