@@ -276,63 +276,42 @@ def _assert_converts(authors, family, config, head):
     return conversion
 
 
-@pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-def test_deit_tiny(noah):
-    """DeiT-Tiny: NOAH on the 196 tokens (the residual stream is permuted to
-    the group_first layout) and the class-token baseline."""
-    authors = _randomise(AuthorsDeiT(192, 12, 3, noah))
-    config = ('noah/deit-tiny_noah_in1k.py'
-              if noah else 'baseline/deit-tiny_in1k.py')
-    info = _assert_converts(authors, DeiTFamily, config,
-                            'noah' if noah else 'baseline').info
-    assert info['arch'] == 'DeiT-Tiny'
+#: our config stem -> (the authors' network, NOAH or baseline; its family)
+CASES = {
+    # NOAH on the 196 tokens: the residual stream is permuted
+    'deit-tiny': (partial(AuthorsDeiT, 192, 12, 3), DeiTFamily),
+    # Linear(96 -> 192) + Tanh on every token / the class token
+    'deit-tiny-0.5x': (partial(AuthorsDeiT, 96, 12, 3), DeiTFamily),
+    # class token in the last stage; norms eps 1e-5 and 1e-6
+    'pvt-tiny-0.5x': (partial(AuthorsPVT, (32, 64, 160, 256)), PVTFamily),
+    'mixer-small-0.5x': (partial(AuthorsMlpMixer, gmlp=False, width=256,
+                                 blocks=8), MixerFamily),
+    # 30 blocks; the spatial gates made non-trivial
+    'gmlp-tiny-0.5x': (partial(AuthorsMlpMixer, gmlp=True, width=64,
+                               blocks=30), GMLPFamily),
+}
 
 
 @pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-def test_deit_tiny_half_width_with_projection(noah):
-    """DeiT-Tiny 0.5x: Linear(96 -> 192) + Tanh on every token before NOAH
-    (the head's in_proj, permuted instead of the stream) or on the class
-    token before the linear classifier (the head's pre_logits)."""
-    authors = _randomise(AuthorsDeiT(96, 12, 3, noah))
-    config = ('noah/deit-tiny-0.5x_noah_in1k.py'
-              if noah else 'baseline/deit-tiny-0.5x_in1k.py')
-    conversion = _assert_converts(authors, DeiTFamily, config,
-                                  'noah' if noah else 'baseline')
-    key = 'head.in_proj.0.weight' if noah else 'head.layers.pre_logits.weight'
-    assert conversion.state_dict[key].shape[:2] == (192, 96)
+@pytest.mark.parametrize('slug', list(CASES))
+def test_converts_onto_the_stock_config(slug, noah):
+    build, family = CASES[slug]
+    authors = _randomise(build(noah=noah))
+    config = (f'noah/{slug}_noah_in1k.py'
+              if noah else f'baseline/{slug}_in1k.py')
+    _assert_converts(authors, family, config, 'noah' if noah else 'baseline')
 
 
-@pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-def test_pvt_tiny_half_width(noah):
-    """PVT-Tiny 0.5x: NOAH on the last stage's 7x7 map, the baseline on its
-    class token; patch-embedding and spatial-reduction norms eps 1e-5."""
-    authors = _randomise(AuthorsPVT((32, 64, 160, 256), noah))
-    config = ('noah/pvt-tiny-0.5x_noah_in1k.py'
-              if noah else 'baseline/pvt-tiny-0.5x_in1k.py')
-    _assert_converts(authors, PVTFamily, config,
-                     'noah' if noah else 'baseline')
-
-
-@pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-def test_mixer_small_half_width(noah):
-    """MLP-Mixer-Small/16 0.5x (LayerNorm eps 1e-6 everywhere)."""
-    authors = _randomise(AuthorsMlpMixer(noah, gmlp=False, width=256,
-                                         blocks=8))
-    config = ('noah/mixer-small-0.5x_noah_in1k.py'
-              if noah else 'baseline/mixer-small-0.5x_in1k.py')
-    _assert_converts(authors, MixerFamily, config,
-                     'noah' if noah else 'baseline')
-
-
-@pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-def test_gmlp_tiny_half_width(noah):
-    """gMLP-Tiny/16 0.5x (30 blocks; the spatial gates made non-trivial)."""
-    authors = _randomise(AuthorsMlpMixer(noah, gmlp=True, width=64,
-                                         blocks=30))
-    config = ('noah/gmlp-tiny-0.5x_noah_in1k.py'
-              if noah else 'baseline/gmlp-tiny-0.5x_in1k.py')
-    _assert_converts(authors, GMLPFamily, config,
-                     'noah' if noah else 'baseline')
+def test_deit_projection_goes_to_the_head():
+    """DeiT-Tiny 0.5x's pre_logits: NOAHHead's in_proj (a 1x1 convolution,
+    outputs permuted for NOAH) or VisionTransformerClsHead's pre_logits."""
+    for noah, key in ((True, 'head.in_proj.0.weight'),
+                      (False, 'head.layers.pre_logits.weight')):
+        state = AuthorsDeiT(96, 12, 3, noah).state_dict()
+        converted = DeiTFamily().convert(state).state_dict
+        assert converted[key].shape[:2] == (192, 96)
+        assert converted[key].flatten(1).sum(1).sort().values.equal(
+            state['pre_logits.fc.weight'].sum(1).sort().values)
 
 
 def test_noah_needs_the_channel_permutation(monkeypatch):
