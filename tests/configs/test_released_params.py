@@ -2,46 +2,40 @@
 """The DeiT, PVT, MLP-Mixer and gMLP configs build the released networks:
 exactly the parameter count of the authors' network (their public code,
 ``vit/deit/models.py``, ``vit/pvt/classification/{pvt,noah_pvt}.py``,
-``mlp/timm/models/{mlp_mixer,noah_mlp_mixer}.py``, counted at 224 px), and
-the head dropout and LayerNorm eps of that code.
+``mlp/timm/models/{mlp_mixer,noah_mlp_mixer}.py``, counted at 224 px), which
+``configs/noah/metafile.yml`` holds as ``Parameters``, and the head dropout
+and LayerNorm eps of that code.
 
 The paper prints these counts rounded to 0.01M, except where the metafile's
 ``Deviation`` says otherwise (DeiT-Base, DeiT-Tiny 0.75x/0.5x, gMLP-Tiny
 0.75x); ``tests/converters/test_transformer.py`` builds the authors' layout
-for one width per family and checks the converted logits.
+for one width per family and checks the converted logits and the count.
 """
 import os.path as osp
 
 import pytest
 import torch
+import yaml
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
 from tool_loader import REPO
 
-#: our config -> parameters of the authors' network (baseline, NOAH)
-RELEASED = {
-    'deit-base': (86567656, 86573120),
-    'deit-small': (22050664, 22056896),
-    'deit-tiny': (5717416, 5724032),
-    'deit-tiny-0.75x': (3368824, 3375536),
-    'deit-tiny-0.5x': (1646728, 1653536),
-    'pvt-tiny': (13229288, 13235264),
-    'pvt-tiny-0.75x': (7618216, 7624448),
-    'pvt-tiny-0.5x': (3543144, 3549632),
-    'mixer-base': (59880472, 59887472),
-    'mixer-small': (18528264, 18535264),
-    'mixer-small-0.75x': (10751112, 10758112),
-    'mixer-small-0.5x': (5071112, 5078112),
-    'gmlp-small': (19422656, 19429656),
-    'gmlp-tiny': (5867328, 5874328),
-    'gmlp-tiny-0.75x': (3860896, 3867896),
-    'gmlp-tiny-0.5x': (2407424, 2414424),
-}
-CASES = [(f'baseline/{slug}_in1k.py', counts[0])
-         for slug, counts in RELEASED.items()] + [
-             (f'noah/{slug}_noah_in1k.py', counts[1])
-             for slug, counts in RELEASED.items()]
+SLUGS = ('deit-base deit-small deit-tiny deit-tiny-0.75x deit-tiny-0.5x '
+         'pvt-tiny pvt-tiny-0.75x pvt-tiny-0.5x mixer-base mixer-small '
+         'mixer-small-0.75x mixer-small-0.5x gmlp-small gmlp-tiny '
+         'gmlp-tiny-0.75x gmlp-tiny-0.5x').split()
+CONFIGS = [f'{kind}/{slug}{suffix}_in1k.py' for slug in SLUGS
+           for kind, suffix in (('baseline', ''), ('noah', '_noah'))]
+
+
+def _metafile_params():
+    with open(osp.join(REPO, 'configs', 'noah', 'metafile.yml')) as f:
+        models = yaml.safe_load(f)['Models']
+    return {m['Config']: m['Metadata']['Parameters'] for m in models}
+
+
+RELEASED = _metafile_params()
 
 
 def _build(config):
@@ -53,12 +47,12 @@ def _build(config):
     return cfg, MODELS.build(cfg.model)
 
 
-@pytest.mark.parametrize('config,released', CASES,
-                         ids=[c for c, _ in CASES])
-def test_config_builds_the_released_network(config, released):
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds_the_released_network(config):
     """Exact Params; NOAH heads with the authors' dropout 0.1; baselines
     without classifier dropout; the authors' LayerNorm eps."""
     cfg, model = _build(config)
+    released = RELEASED[f'configs/{config}']
     assert sum(p.numel() for p in model.parameters()) == released
     if config.startswith('noah/'):
         assert cfg.model.head.type == 'NOAHHead'
