@@ -2,6 +2,8 @@
 # model (GAP + linear head) trained with the NOAH paper's MLP recipe (AdamW
 # lr 7e-4, wd 0.067, 300 epochs, 8 GPUs x 192 = batch 1536) and DeiT
 # augmentations instead of the stock config's bs4096 recipe and pipeline.
+# LayerNorm eps 1e-6 in every block and at the end, as in timm's Mixer (the
+# authors' code; mmpretrain's default is 1e-5).
 _base_ = [
     'mmpretrain::_base_/models/mlp_mixer_base_patch16.py',
     '../_base_/datasets/imagenet_bs192_vit_mlp_aug.py',
@@ -10,6 +12,7 @@ _base_ = [
 ]
 
 model = dict(
+    backbone=dict(norm_cfg=dict(type='LN', eps=1e-6)),
     head=dict(
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),

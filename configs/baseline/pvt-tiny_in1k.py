@@ -1,6 +1,9 @@
 # PVT-Tiny (PVT v1, paper Table 2 baseline): mmdet's PVT v1 backbone under an
-# mmpretrain ImageClassifier, with PVT's final LayerNorm, then GAP + linear
-# (PVT's class token is not kept; see README.md, "The ViT and MLP families").
+# mmpretrain ImageClassifier with the parts of PVT's classifier, as in the
+# authors' released network: a class token joins the last stage's tokens and,
+# after the final LayerNorm, a linear layer classifies it. Norms as in PVT's
+# code: the patch embeddings and the spatially reduced tokens eps 1e-5, the
+# blocks and the final norm eps 1e-6 (mmdet's norm_cfg).
 # Stage dims [64, 128, 320, 512], heads [1, 2, 5, 8], depths [2, 2, 2, 2],
 # sr [8, 4, 2, 1], MLP ratios [8, 8, 4, 4], patch 4.
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
@@ -13,7 +16,7 @@ _base_ = [
 model = dict(
     type='ImageClassifier',
     backbone=dict(
-        type='PyramidVisionTransformerCls',  # mmdet's PVT v1 + final norm
+        type='PyramidVisionTransformerCls',  # mmdet's PVT v1 + classifier parts
         embed_dims=64,
         num_layers=[2, 2, 2, 2],
         num_heads=[1, 2, 5, 8],
@@ -21,8 +24,12 @@ model = dict(
         sr_ratios=[8, 4, 2, 1],
         mlp_ratios=[8, 8, 4, 4],
         drop_path_rate=0.1,
-        out_indices=(3, )),
-    neck=dict(type='GlobalAveragePooling'),
+        out_indices=(3, ),
+        with_cls_token=True,
+        out_type='cls_token',
+        patch_norm_cfg=dict(type='LN', eps=1e-5),
+        sr_norm_cfg=dict(type='LN', eps=1e-5)),
+    neck=None,
     head=dict(
         type='LinearClsHead',
         num_classes=1000,

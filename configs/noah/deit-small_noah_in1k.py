@@ -13,5 +13,6 @@ model = dict(
         in_channels=384,
         num_heads=4,
         key_ratio=1 / 2,
+        dropout=0.1,  # the authors' value (their model's default)
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))

@@ -13,6 +13,7 @@ model = dict(
         in_channels=512,
         num_heads=4,
         key_ratio=1 / 2,
+        dropout=0.1,  # the authors' value (their model's default)
         input_format='NCL',  # Mixer returns (B, C, L) tokens
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))

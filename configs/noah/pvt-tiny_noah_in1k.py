@@ -1,10 +1,11 @@
-# PVT-Tiny + NOAH (paper Table 2; N=4, r=1/2): NOAH reads the last stage's
-# normalised 512-channel 7x7 map in place of GAP + linear.
+# PVT-Tiny + NOAH (paper Table 2; N=4, r=1/2): no class token; NOAH reads the
+# last stage's normalised 512-channel 7x7 map in place of the class token and
+# its linear classifier.
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 _base_ = ['../baseline/pvt-tiny_in1k.py']
 
 model = dict(
-    neck=None,
+    backbone=dict(with_cls_token=False, out_type='featmap'),
     head=dict(
         _delete_=True,
         type='NOAHHead',
@@ -12,5 +13,6 @@ model = dict(
         in_channels=512,
         num_heads=4,
         key_ratio=1 / 2,
+        dropout=0.1,  # the authors' value (their model's default)
         loss=dict(
             type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')))

@@ -90,3 +90,61 @@ def test_pvt_tiny_params_and_registry_scopes():
 def test_bad_final_norm():
     with pytest.raises(TypeError, match='final_norm'):
         PyramidVisionTransformerCls(**SMALL, final_norm='yes')
+
+
+def test_class_token_joins_the_last_stage():
+    """The class token and its position embedding (entry 0 of the last
+    stage's pos_embed) add 2*C parameters; the token changes the patch
+    tokens (it attends with them) and comes out normalised."""
+    torch.manual_seed(0)
+    plain = PyramidVisionTransformerCls(**SMALL)
+    torch.manual_seed(0)
+    ours = PyramidVisionTransformerCls(
+        **SMALL, with_cls_token=True, out_type='cls_token')
+    ours.init_weights()
+    assert sum(p.numel() for p in ours.parameters()) - sum(
+        p.numel() for p in plain.parameters()) == 2 * 64
+    assert ours.cls_token.shape == (1, 1, 64)
+    # 224 px pre-training: 7x7 patch positions, resized to the input
+    assert ours.layers[3][1][0].pos_embed.shape == (1, 1 + 7 * 7, 64)
+    assert ours.cls_token.abs().sum() > 0  # initialised
+    ours.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        (cls_token, ) = ours(x)
+        ours.out_type = 'featmap'
+        (fmap, ) = ours(x)
+        ours.cls_token.zero_()
+        ours.layers[3][1][0].pos_embed[:, 0] = 1.
+        (other, ) = ours(x)
+    assert cls_token.shape == (2, 64) and fmap.shape == (2, 64, 2, 2)
+    torch.testing.assert_close(cls_token.mean(-1), torch.zeros(2),
+                               atol=1e-5, rtol=0)  # LayerNorm, no bias yet
+    assert not torch.allclose(fmap, other)
+
+
+def test_patch_and_reduction_norms():
+    ours = PyramidVisionTransformerCls(
+        **SMALL, patch_norm_cfg=dict(type='LN', eps=1e-5),
+        sr_norm_cfg=dict(type='LN', eps=1e-5))
+    eps = {n: m.eps for n, m in ours.named_modules()
+           if isinstance(m, torch.nn.LayerNorm)}
+    special = {n for n in eps if n.endswith('.0.norm') or
+               n.endswith('attn.norm')}
+    assert len(special) == 4 + 3  # 4 patch embeddings, 3 stages with sr > 1
+    assert all(eps[n] == (1e-5 if n in special else 1e-6) for n in eps)
+    default = PyramidVisionTransformerCls(**SMALL)
+    assert {m.eps for m in default.modules()
+            if isinstance(m, torch.nn.LayerNorm)} == {1e-6}
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(out_type='cls_token'), 'with_cls_token=True'),
+    (dict(out_type='tokens'), 'out_type'),
+    (dict(with_cls_token=True, sr_ratios=[8, 4, 2, 2]), r'sr_ratios\[-1\]'),
+    (dict(with_cls_token=True, use_conv_ffn=True), 'use_conv_ffn'),
+])
+def test_bad_class_token_settings(kwargs, match):
+    cfg = dict(SMALL, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        PyramidVisionTransformerCls(**cfg)
