@@ -5,6 +5,7 @@ import torch
 from mmcv.cnn import build_norm_layer
 from mmdet.models.backbones.pvt import PyramidVisionTransformer
 
+from noah_mm.models.utils.checks import check_bool, check_bool_kwargs
 from noah_mm.registry import MODELS
 
 
@@ -37,11 +38,9 @@ class PyramidVisionTransformerCls(PyramidVisionTransformer):
                  out_indices: Sequence[int] = (3, ),
                  final_norm: bool = True,
                  **kwargs):
+        check_bool_kwargs(PyramidVisionTransformer, kwargs)
         super().__init__(out_indices=out_indices, **kwargs)
-        if not isinstance(final_norm, bool):
-            raise TypeError(
-                f'final_norm must be a bool, got {final_norm!r}.')
-        self.with_final_norm = final_norm
+        self.with_final_norm = check_bool('final_norm', final_norm)
         if final_norm:
             last_dims = self.embed_dims * self.num_heads[-1]
             norm_cfg = kwargs.get('norm_cfg', dict(type='LN', eps=1e-6))
