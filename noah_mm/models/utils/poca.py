@@ -512,7 +512,9 @@ class POCA(BaseModule):
                 f'the feature map has {x.shape[1]} channels but in_channels='
                 f'{self.in_channels}; set in_channels to the channels of the '
                 f'input (shape {tuple(x.shape)}).')
-        if x.shape[2] * x.shape[3] == 0:
+        # Skipped while tracing, where sizes are tensors and a test of them
+        # would only warn (the example input fixes the traced shapes).
+        if not torch.jit.is_tracing() and x.shape[2] * x.shape[3] == 0:
             raise ValueError(
                 f'the feature map x of shape {tuple(x.shape)} has no spatial '
                 'positions (H*W = 0), so there is nothing to attend to; feed '
@@ -538,7 +540,7 @@ class POCA(BaseModule):
         logits and zero gradients on every implementation.
         """
         self._check_input(x)
-        if x.shape[0] == 0:
+        if not torch.jit.is_tracing() and x.shape[0] == 0:
             # Connected to the input and every parameter, so that backward
             # runs and leaves zero (or empty) gradients.
             zero = sum(p.sum() for p in self.parameters()) * 0 + x.sum() * 0
