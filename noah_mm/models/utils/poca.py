@@ -536,8 +536,8 @@ class POCA(BaseModule):
         Under fp16 autocast the head runs in fp32 (it is a few percent of a
         model's work, and fp16 key logits overflow on large inputs); under
         bf16 autocast the projections run in bf16 and the softmax in fp32.
-        An empty batch (``B = 0``, e.g. no RoIs left after NMS) gives ``(0, M)``
-        logits and zero gradients on every implementation.
+        An empty batch (``B = 0``, e.g. no RoIs left after NMS) gives
+        ``(0, M)`` logits and zero gradients on every implementation.
         """
         self._check_input(x)
         if not torch.jit.is_tracing() and x.shape[0] == 0:
