@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # of the spatial positions.
 _base_ = ['../resnet18_noah_in1k.py']
 
-model = dict(head=dict(attention='channel_softmax'))
+model = dict(head=dict(poca_cfg=dict(attention='channel_softmax')))

@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # the local POCAs.
 _base_ = ['../resnet18_noah_in1k.py']
 
-model = dict(head=dict(aggregation='max'))
+model = dict(head=dict(poca_cfg=dict(aggregation='max')))

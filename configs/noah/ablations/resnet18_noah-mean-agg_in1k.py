@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # aggregate the local POCAs.
 _base_ = ['../resnet18_noah_in1k.py']
 
-model = dict(head=dict(aggregation='mean'))
+model = dict(head=dict(poca_cfg=dict(aggregation='mean')))

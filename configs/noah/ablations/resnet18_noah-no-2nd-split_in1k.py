@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # both read each block's C/N channels.
 _base_ = ['../resnet18_noah_in1k.py']
 
-model = dict(head=dict(split='group'))
+model = dict(head=dict(poca_cfg=dict(split='group')))

@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # attention map per block shared by all M classes.
 _base_ = ['../resnet18_noah_in1k.py']
 
-model = dict(head=dict(split='group', shared_attention=True))
+model = dict(head=dict(poca_cfg=dict(split='group', shared_attention=True)))

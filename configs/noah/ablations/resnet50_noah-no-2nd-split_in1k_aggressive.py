@@ -3,4 +3,4 @@ custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # the second-level feature split.
 _base_ = ['../resnet50_noah_in1k_aggressive.py']
 
-model = dict(head=dict(split='group'))
+model = dict(head=dict(poca_cfg=dict(split='group')))

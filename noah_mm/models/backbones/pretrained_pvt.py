@@ -3,6 +3,7 @@
 from mmdet.models.backbones import PyramidVisionTransformer
 from mmengine.model import BaseModule
 
+from noah_mm.models.utils.checks import check_bool_kwargs
 from noah_mm.registry import DET_MODELS
 
 
@@ -27,8 +28,13 @@ class PretrainedPVT(PyramidVisionTransformer):
 
     Args:
         **kwargs: The arguments of mmdet's ``PyramidVisionTransformer``
-            (``num_layers``, ``embed_dims``, ``num_heads``, ``init_cfg``, ...).
+            (``num_layers``, ``embed_dims``, ``num_heads``, ``init_cfg``, ...);
+            its boolean arguments must be booleans.
     """
+
+    def __init__(self, **kwargs) -> None:
+        check_bool_kwargs(PyramidVisionTransformer, kwargs)
+        super().__init__(**kwargs)
 
     def init_weights(self) -> None:
         """Load ``init_cfg``'s checkpoint under its prefix, or defer to mmdet."""

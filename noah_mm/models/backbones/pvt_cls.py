@@ -9,6 +9,7 @@ from mmdet.models.layers import nlc_to_nchw
 from mmengine.model.weight_init import trunc_normal_
 from torch import nn
 
+from noah_mm.models.utils.checks import check_bool, check_bool_kwargs
 from noah_mm.registry import MODELS
 
 OUT_TYPES = ('featmap', 'cls_token')
@@ -73,11 +74,10 @@ class PyramidVisionTransformerCls(PyramidVisionTransformer):
                  patch_norm_cfg: Optional[dict] = None,
                  sr_norm_cfg: Optional[dict] = None,
                  **kwargs):
+        check_bool_kwargs(PyramidVisionTransformer, kwargs)
         super().__init__(out_indices=out_indices, **kwargs)
-        for name, value in (('final_norm', final_norm),
-                            ('with_cls_token', with_cls_token)):
-            if not isinstance(value, bool):
-                raise TypeError(f'{name} must be a bool, got {value!r}.')
+        check_bool('final_norm', final_norm)
+        check_bool('with_cls_token', with_cls_token)
         if out_type not in OUT_TYPES:
             raise ValueError(
                 f'out_type must be one of {OUT_TYPES}, got {out_type!r}.')

@@ -1,13 +1,17 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 import math
+import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmcv.cnn import build_activation_layer
 from mmpretrain.models.heads import ClsHead
+from mmpretrain.structures import DataSample
 from torch import nn
 
-from noah_mm.models.utils.poca import POCA, _check_choice, _check_int
+from noah_mm.models.utils.checks import (check_bool, check_choice, check_int,
+                                         check_pass_through, init_parameters)
+from noah_mm.models.utils.poca import HEAD_ARGS, POCA
 from noah_mm.registry import MODELS
 
 INPUT_FORMATS = ('auto', 'NCHW', 'NLC', 'NCL')
@@ -37,25 +41,12 @@ class NOAHHead(ClsHead):
         key_ratio (float): Key ratio ``r`` of each block. Defaults to 0.5.
         dropout (float): Dropout probability on the value tensors.
             Defaults to 0.
-        split (str): ``'both'``, ``'group'`` (no second-level split) or
-            ``'none'`` (no split). See :class:`POCA`. Defaults to ``'both'``.
-        attention (str): ``'spatial_softmax'``, ``'channel_softmax'`` or
-            ``'sigmoid'``. Defaults to ``'spatial_softmax'``.
-        aggregation (str): ``'sum'``, ``'mean'`` or ``'max'``.
-            Defaults to ``'sum'``.
-        kernel_size (int): Kernel of the key/value projections (1 or 3).
-            Defaults to 1.
-        shared_attention (bool): One attention map per block shared by all
-            classes. Defaults to False.
-        extra_linear (bool): Block-wise linear layer before the key/value
-            projections. Defaults to False.
-        channel_layout (str): ``'group_first'`` (the paper) or
-            ``'split_first'`` (the authors' code; keys are the first
-            ``N*C_k`` channels). See :class:`POCA`. Defaults to
-            ``'group_first'``.
-        impl (str): ``'auto'``, ``'fast'`` or ``'reference'``: how
-            :class:`POCA` computes the logits (same results). Defaults to
-            ``'auto'`` (the fast path wherever it applies).
+        poca_cfg (dict, optional): Further :class:`POCA` arguments: the
+            paper's ablation switches (``split``, ``attention``,
+            ``aggregation``, ``kernel_size``, ``shared_attention``,
+            ``extra_linear``), ``channel_layout`` and ``impl``, documented in
+            :class:`POCA`. ``in_channels`` and ``num_classes`` follow the
+            head. Defaults to None (the paper's NOAH).
         in_proj (dict, optional): Projection applied before the head, e.g.
             ``dict(out_channels=192, act_cfg=dict(type='Tanh'))`` (DeiT-Tiny
             0.75x/0.5x) or ``dict(out_channels=1280,
@@ -75,6 +66,9 @@ class NOAHHead(ClsHead):
             Defaults to False.
         init_cfg (dict, optional): mmengine initialisation config.
             Defaults to None (PyTorch's convolution initialisation).
+        **legacy_poca_args: Deprecated. :class:`POCA` arguments given to the
+            head directly (``split='group'``), as earlier versions took them;
+            they are moved into ``poca_cfg`` with a ``FutureWarning``.
     """
 
     def __init__(self,
@@ -83,14 +77,7 @@ class NOAHHead(ClsHead):
                  num_heads: int = 4,
                  key_ratio: float = 0.5,
                  dropout: float = 0.0,
-                 split: str = 'both',
-                 attention: str = 'spatial_softmax',
-                 aggregation: str = 'sum',
-                 kernel_size: int = 1,
-                 shared_attention: bool = False,
-                 extra_linear: bool = False,
-                 channel_layout: str = 'group_first',
-                 impl: str = 'auto',
+                 poca_cfg: Optional[dict] = None,
                  in_proj: Optional[dict] = None,
                  with_cls_token: bool = False,
                  input_format: str = 'auto',
@@ -98,14 +85,18 @@ class NOAHHead(ClsHead):
                  loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
                  topk: Union[int, Tuple[int]] = (1, ),
                  cal_acc: bool = False,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 **legacy_poca_args):
         super().__init__(
-            loss=loss, topk=topk, cal_acc=cal_acc, init_cfg=init_cfg)
-        self.num_classes = _check_int('num_classes', num_classes, 1)
-        self.in_channels = _check_int('in_channels', in_channels, 1)
-        self.input_format = _check_choice('input_format', input_format,
-                                          INPUT_FORMATS)
-        self.with_cls_token = bool(with_cls_token)
+            loss=loss,
+            topk=topk,
+            cal_acc=check_bool('cal_acc', cal_acc),
+            init_cfg=init_cfg)
+        self.num_classes = check_int('num_classes', num_classes, 1)
+        self.in_channels = check_int('in_channels', in_channels, 1)
+        self.input_format = check_choice('input_format', input_format,
+                                         INPUT_FORMATS)
+        self.with_cls_token = check_bool('with_cls_token', with_cls_token)
         if feat_size is not None:
             if (not isinstance(feat_size, (tuple, list)) or len(feat_size) != 2
                     or any(isinstance(v, bool) or not isinstance(v, int)
@@ -124,8 +115,8 @@ class NOAHHead(ClsHead):
                     "act_cfg), e.g. dict(out_channels=192, act_cfg=dict("
                     f"type='Tanh')); got {in_proj!r}.")
             in_proj = dict(in_proj)
-            head_channels = _check_int('in_proj.out_channels',
-                                       in_proj.pop('out_channels'), 1)
+            head_channels = check_int('in_proj.out_channels',
+                                      in_proj.pop('out_channels'), 1)
             act_cfg = in_proj.pop('act_cfg', None)
             if in_proj:
                 raise ValueError(f'in_proj got unknown keys {sorted(in_proj)}'
@@ -135,25 +126,25 @@ class NOAHHead(ClsHead):
                 layers.append(build_activation_layer(act_cfg))
             self.in_proj = nn.Sequential(*layers)
 
+        poca_cfg = check_pass_through('poca_cfg', poca_cfg, POCA, 'NOAHHead',
+                                      owned=HEAD_ARGS)
         self.poca = POCA(
-            in_channels=head_channels,
-            num_classes=num_classes,
-            num_heads=num_heads,
-            key_ratio=key_ratio,
-            dropout=dropout,
-            split=split,
-            attention=attention,
-            aggregation=aggregation,
-            kernel_size=kernel_size,
-            shared_attention=shared_attention,
-            extra_linear=extra_linear,
-            channel_layout=channel_layout,
-            impl=impl)
+            head_channels, num_classes, num_heads=num_heads,
+            key_ratio=key_ratio, dropout=dropout,
+            **_move_legacy_args(legacy_poca_args, poca_cfg))
 
     def _to_map(self, x: torch.Tensor) -> torch.Tensor:
         """Bring a backbone output to a ``(B, C, H, W)`` map."""
         C = self.in_channels
         fmt = self.input_format
+        if x.dim() == 2:
+            raise ValueError(
+                f'NOAHHead got a pooled (B, C) input of shape '
+                f'{tuple(x.shape)}, but it reads the feature map itself '
+                'instead of its global average: drop the pooling neck (set '
+                "neck=None in the model config, replacing e.g. dict(type='"
+                "GlobalAveragePooling')) and, for ViT backbones, set "
+                "out_type='featmap' (or 'raw').")
         if fmt == 'auto':
             if x.dim() == 4:
                 fmt = 'NCHW'
@@ -225,3 +216,36 @@ class NOAHHead(ClsHead):
                 ) -> torch.Tensor:
         """Class logits ``(B, num_classes)``."""
         return self.poca(self.pre_logits(feats))
+
+    def _get_loss(self, cls_score: torch.Tensor,
+                  data_samples: Sequence[DataSample], **kwargs) -> dict:
+        """mmpretrain's loss; an empty batch (no data samples) has the loss
+        0, still connected to every parameter so backward leaves zero
+        gradients."""
+        if len(data_samples) == 0:
+            return dict(loss=cls_score.sum())
+        return super()._get_loss(cls_score, data_samples, **kwargs)
+
+
+def _move_legacy_args(legacy: dict, poca_cfg: dict) -> dict:
+    """``poca_cfg`` with the POCA arguments that a config of an earlier
+    version gave :class:`NOAHHead` directly (a ``FutureWarning`` says how to
+    write them now)."""
+    if not legacy:
+        return poca_cfg
+    switches = init_parameters(POCA, exclude=HEAD_ARGS)
+    unknown = sorted(set(legacy) - set(switches))
+    if unknown:
+        raise TypeError(f'NOAHHead got unexpected arguments {unknown}; POCA '
+                        f'arguments go in poca_cfg (one of {switches}).')
+    both = sorted(set(legacy) & set(poca_cfg))
+    if both:
+        raise ValueError(f'{both} given both to NOAHHead and in its '
+                         'poca_cfg; keep them in poca_cfg only.')
+    given = ', '.join(f'{k}={v!r}' for k, v in legacy.items())
+    warnings.warn(
+        f'NOAHHead({given}) is deprecated: POCA arguments go in poca_cfg, '
+        f"e.g. head=dict(type='NOAHHead', ..., poca_cfg=dict({given})).",
+        FutureWarning,
+        stacklevel=3)
+    return {**poca_cfg, **legacy}

@@ -5,7 +5,9 @@ from typing import Optional, Tuple
 from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from torch import Tensor
 
-from noah_mm.models.utils.poca import POCA
+from noah_mm.models.utils.checks import (check_bool_kwargs,
+                                         check_pass_through)
+from noah_mm.models.utils.poca import HEAD_ARGS, POCA
 from noah_mm.registry import DET_MODELS
 
 
@@ -33,10 +35,9 @@ class NOAHBBoxHead(ConvFCBBoxHead):
         key_ratio (float): Key ratio ``r`` of POCA's second-level split.
             Defaults to 0.5.
         dropout (float): Dropout on POCA's value tensors. Defaults to 0.
-        poca_cfg (dict, optional): Further :class:`POCA` arguments (the
-            paper's ablation switches: ``split``, ``attention``,
-            ``aggregation``, ``kernel_size``, ``shared_attention``,
-            ``extra_linear``). Defaults to None.
+        poca_cfg (dict, optional): :class:`POCA`'s other arguments, as in
+            :class:`~noah_mm.models.heads.NOAHHead`, e.g.
+            ``dict(split='group')``. Defaults to None (the paper's NOAH).
         num_shared_convs (int): Shared 3x3 convs before both branches.
             Defaults to 0.
         num_cls_convs (int): 3x3 convs in the classification branch before
@@ -52,7 +53,8 @@ class NOAHBBoxHead(ConvFCBBoxHead):
             ``bbox_coder``, ``reg_class_agnostic``, ``loss_cls``,
             ``loss_bbox``, ``init_cfg``, ...). ``num_shared_fcs`` and
             ``num_cls_fcs`` must be 0 (an FC would flatten the map POCA
-            needs) and ``with_avg_pool`` must be False.
+            needs) and ``with_avg_pool`` must be False. Their boolean
+            arguments (``reg_class_agnostic``, ...) must be booleans.
     """
 
     def __init__(self,
@@ -66,6 +68,7 @@ class NOAHBBoxHead(ConvFCBBoxHead):
                  num_reg_fcs: int = 2,
                  fc_out_channels: int = 1024,
                  **kwargs) -> None:
+        check_bool_kwargs(ConvFCBBoxHead, kwargs)
         for name in ('num_shared_fcs', 'num_cls_fcs'):
             if kwargs.get(name, 0) != 0:
                 raise ValueError(
@@ -83,17 +86,8 @@ class NOAHBBoxHead(ConvFCBBoxHead):
                 'NOAHBBoxHead is a classification head: with_cls must be '
                 "True (use mmdet's ConvFCBBoxHead for a regression-only "
                 'head).')
-        if poca_cfg is not None and not isinstance(poca_cfg, dict):
-            raise TypeError(f'poca_cfg must be a dict of POCA arguments or '
-                            f'None, got {type(poca_cfg).__name__}.')
-        poca_cfg = dict(poca_cfg or {})
-        for name in ('in_channels', 'num_classes', 'num_heads', 'key_ratio',
-                     'dropout'):
-            if name in poca_cfg:
-                raise ValueError(
-                    f'poca_cfg must not set {name!r}: pass num_heads, '
-                    f'key_ratio and dropout as NOAHBBoxHead arguments; '
-                    f'in_channels and num_classes follow the bbox head.')
+        poca_cfg = check_pass_through('poca_cfg', poca_cfg, POCA,
+                                      'NOAHBBoxHead', owned=HEAD_ARGS)
         # ConvFCBBoxHead needs at least one layer; the regression branch
         # provides it. Its temporary Linear fc_cls is replaced below.
         super().__init__(
@@ -115,12 +109,8 @@ class NOAHBBoxHead(ConvFCBBoxHead):
         self.num_heads = num_heads
         self.key_ratio = key_ratio
         self.fc_cls = POCA(
-            in_channels=poca_in,
-            num_classes=cls_channels,
-            num_heads=num_heads,
-            key_ratio=key_ratio,
-            dropout=dropout,
-            **poca_cfg)
+            poca_in, cls_channels, num_heads=num_heads, key_ratio=key_ratio,
+            dropout=dropout, **poca_cfg)
         # BBoxHead's default init_cfg draws fc_cls from Normal(0, 0.01); POCA
         # keeps its own initialisation (POCA.reset_parameters).
         if isinstance(self.init_cfg, list):

@@ -27,26 +27,16 @@ from torch import nn
 from noah_mm.ops import poca_cpu
 from noah_mm.registry import MODELS
 
+from .checks import check_bool, check_choice, check_float, check_int
+
+# The arguments the NOAH heads set themselves: the shape follows the head,
+# N, r and dropout are head arguments; the rest pass through ``poca_cfg``.
+HEAD_ARGS = ('in_channels', 'num_classes', 'num_heads', 'key_ratio', 'dropout')
 SPLITS = ('both', 'group', 'none')
 ATTENTIONS = ('spatial_softmax', 'channel_softmax', 'sigmoid')
 AGGREGATIONS = ('sum', 'mean', 'max')
 CHANNEL_LAYOUTS = ('group_first', 'split_first')
 IMPLS = ('auto', 'fast', 'reference')
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f'{name} must be an int >= {minimum}, got {value!r} '
-                        f'({type(value).__name__}).')
-    if value < minimum:
-        raise ValueError(f'{name} must be >= {minimum}, got {value}.')
-    return value
-
-
-def _check_choice(name: str, value, choices) -> str:
-    if value not in choices:
-        raise ValueError(f'{name} must be one of {choices}, got {value!r}.')
-    return value
 
 
 def split_channels(in_channels: int, num_heads: int,
@@ -270,35 +260,44 @@ class _FastPOCAFunction(torch.autograd.Function):
 class POCA(BaseModule):
     """Pairwise object category attention over a feature map (NOAH's core).
 
+    NOAH's settings are described here, once. The heads
+    (:class:`~noah_mm.models.heads.NOAHHead`,
+    :class:`~noah_mm.models.roi_heads.NOAHBBoxHead`) take ``num_heads``,
+    ``key_ratio`` and ``dropout`` as their own arguments and pass every other
+    argument below through ``poca_cfg``, e.g.
+    ``head=dict(type='NOAHHead', ..., poca_cfg=dict(split='group'))``.
+
     Args:
         in_channels (int): Channels ``C`` of the input map.
         num_classes (int): Output categories ``M``.
-        num_heads (int): Number of POCA blocks ``N`` (first-level split).
-            Defaults to 4.
+        num_heads (int): Number of POCA blocks ``N`` (first-level split;
+            paper Table 4). Defaults to 4.
         key_ratio (float): Key ratio ``r`` of the second-level split; each
             block uses ``floor(r*C/N)`` key channels and the rest of its
-            ``C/N`` channels as values. Only used when ``split='both'``.
-            Defaults to 0.5.
-        dropout (float): Dropout probability on the value tensors.
-            Defaults to 0.
+            ``C/N`` channels as values (paper Table 4). Only used when
+            ``split='both'``. Defaults to 0.5.
+        dropout (float): Dropout probability on the value tensors, in
+            ``[0, 1)``. Defaults to 0.
         split (str): ``'both'`` (the paper's two-level split), ``'group'``
             (no second-level split: keys and values both read the block's
             ``C/N`` channels) or ``'none'`` (no split: ``N`` blocks that each
-            read all ``C`` channels). Defaults to ``'both'``.
+            read all ``C`` channels); paper Table 5. Defaults to ``'both'``.
         attention (str): Normalisation of the key projection:
             ``'spatial_softmax'`` (over the ``H*W`` positions, the paper's
-            choice), ``'channel_softmax'`` (over the ``M`` classes) or
-            ``'sigmoid'``. Defaults to ``'spatial_softmax'``.
+            choice), ``'channel_softmax'`` (over the ``M`` classes, paper
+            Table 6) or ``'sigmoid'`` (paper Table 11).
+            Defaults to ``'spatial_softmax'``.
         aggregation (str): How the ``N`` blocks' ``H*W*M`` tensors are reduced
             to ``M`` logits: ``'sum'``, ``'mean'`` or ``'max'`` over blocks and
-            positions. Defaults to ``'sum'``.
+            positions (paper Table 7). Defaults to ``'sum'``.
         kernel_size (int): Kernel size of the key/value projections, an odd
-            number (1 or 3 in the paper). Defaults to 1.
+            number (1 or 3 in the paper, Table 11). Defaults to 1.
         shared_attention (bool): One spatial attention map per block shared by
-            all classes instead of ``M`` maps. Defaults to False.
+            all classes instead of ``M`` maps (paper Table 11, with
+            ``split='group'``). Defaults to False.
         extra_linear (bool): Add a block-wise linear layer (keys ``C_k->C_k``,
-            values ``C_v->C_v``) before the key/value projections.
-            Defaults to False.
+            values ``C_v->C_v``) before the key/value projections (paper
+            Table 11). Defaults to False.
         impl (str): ``'auto'`` (the fast path whenever it applies: 1x1
             kernels, spatial softmax, sum or mean aggregation, no shared
             attention or extra linear layer; the reference path otherwise),
@@ -336,28 +335,24 @@ class POCA(BaseModule):
                  impl: str = 'auto',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.in_channels = _check_int('in_channels', in_channels, 1)
-        self.num_classes = _check_int('num_classes', num_classes, 1)
-        self.num_heads = _check_int('num_heads', num_heads, 1)
-        self.split = _check_choice('split', split, SPLITS)
-        self.attention = _check_choice('attention', attention, ATTENTIONS)
-        self.aggregation = _check_choice('aggregation', aggregation,
-                                         AGGREGATIONS)
-        self.kernel_size = _check_int('kernel_size', kernel_size, 1)
-        self.channel_layout = _check_choice('channel_layout', channel_layout,
-                                            CHANNEL_LAYOUTS)
-        self.impl = _check_choice('impl', impl, IMPLS)
+        self.in_channels = check_int('in_channels', in_channels, 1)
+        self.num_classes = check_int('num_classes', num_classes, 1)
+        self.num_heads = check_int('num_heads', num_heads, 1)
+        self.split = check_choice('split', split, SPLITS)
+        self.attention = check_choice('attention', attention, ATTENTIONS)
+        self.aggregation = check_choice('aggregation', aggregation,
+                                        AGGREGATIONS)
+        self.kernel_size = check_int('kernel_size', kernel_size, 1)
+        self.channel_layout = check_choice('channel_layout', channel_layout,
+                                           CHANNEL_LAYOUTS)
+        self.impl = check_choice('impl', impl, IMPLS)
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd (1 or 3 in the paper) '
                              f'so the map keeps its size, got {kernel_size}.')
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f'dropout must be a float in [0, 1), got '
-                            f'{dropout!r}.')
-        if not 0 <= dropout < 1:
-            raise ValueError(f'dropout must satisfy 0 <= dropout < 1, got '
-                             f'{dropout}.')
-        self.shared_attention = bool(shared_attention)
-        self.extra_linear = bool(extra_linear)
+        check_float('dropout', dropout, 0, 1)
+        self.shared_attention = check_bool('shared_attention',
+                                           shared_attention)
+        self.extra_linear = check_bool('extra_linear', extra_linear)
         if self.shared_attention and attention == 'channel_softmax':
             raise ValueError(
                 "attention='channel_softmax' normalises over the classes, "
@@ -371,13 +366,7 @@ class POCA(BaseModule):
                 f"split='{split}'; choose num_heads among the divisors of "
                 f"{C} or use split='none'.")
         if split == 'both':
-            if isinstance(key_ratio, bool) or not isinstance(
-                    key_ratio, (int, float)):
-                raise TypeError(f'key_ratio must be a float in (0, 1), got '
-                                f'{key_ratio!r}.')
-            if not 0 < key_ratio < 1:
-                raise ValueError(f'key_ratio must satisfy 0 < key_ratio < 1, '
-                                 f'got {key_ratio}.')
+            check_float('key_ratio', key_ratio, 0, 1, include_low=False)
             key_ch, value_ch = split_channels(C, N, key_ratio)
             if key_ch < 1 or value_ch < 1:
                 raise ValueError(
@@ -523,6 +512,13 @@ class POCA(BaseModule):
                 f'the feature map has {x.shape[1]} channels but in_channels='
                 f'{self.in_channels}; set in_channels to the channels of the '
                 f'input (shape {tuple(x.shape)}).')
+        # Skipped while tracing, where sizes are tensors and a test of them
+        # would only warn (the example input fixes the traced shapes).
+        if not torch.jit.is_tracing() and x.shape[2] * x.shape[3] == 0:
+            raise ValueError(
+                f'the feature map x of shape {tuple(x.shape)} has no spatial '
+                'positions (H*W = 0), so there is nothing to attend to; feed '
+                'larger images or a backbone stage with H, W >= 1.')
 
     def aggregate(self, poca: torch.Tensor) -> torch.Tensor:
         """Reduce ``(B, N, M, H, W)`` local POCAs to ``(B, M)`` logits."""
@@ -540,7 +536,15 @@ class POCA(BaseModule):
         Under fp16 autocast the head runs in fp32 (it is a few percent of a
         model's work, and fp16 key logits overflow on large inputs); under
         bf16 autocast the projections run in bf16 and the softmax in fp32.
+        An empty batch (``B = 0``, e.g. no RoIs left after NMS) gives
+        ``(0, M)`` logits and zero gradients on every implementation.
         """
+        self._check_input(x)
+        if not torch.jit.is_tracing() and x.shape[0] == 0:
+            # Connected to the input and every parameter, so that backward
+            # runs and leaves zero (or empty) gradients.
+            zero = sum(p.sum() for p in self.parameters()) * 0 + x.sum() * 0
+            return zero.expand(0, self.num_classes)
         device = x.device.type
         if (torch.is_autocast_enabled(device)
                 and torch.get_autocast_dtype(device) == torch.float16):

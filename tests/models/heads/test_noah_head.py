@@ -61,12 +61,12 @@ def test_tokens_nlc_ncl_and_class_token_agree_with_map():
 
 
 def test_non_square_tokens_need_feat_size():
-    head = build(kernel_size=3).eval()
+    head = build(poca_cfg=dict(kernel_size=3)).eval()
     x = torch.randn(2, 32, 3, 5)
     tokens = x.flatten(2).transpose(1, 2)
     with pytest.raises(ValueError, match='feat_size'):
         head(tokens)
-    rect = build(kernel_size=3, feat_size=(3, 5)).eval()
+    rect = build(poca_cfg=dict(kernel_size=3), feat_size=(3, 5)).eval()
     rect.load_state_dict(head.state_dict())
     torch.testing.assert_close(rect(tokens), head(x))
 
@@ -186,13 +186,27 @@ def test_in_image_classifier_train_step():
     (dict(dropout=-0.1), ValueError, 'dropout'),
     (dict(dropout=1.0), ValueError, 'dropout'),
     (dict(dropout='0.1'), TypeError, 'dropout'),
-    (dict(split='second'), ValueError, 'split'),
-    (dict(attention='softmax'), ValueError, 'attention'),
-    (dict(aggregation='avg'), ValueError, 'aggregation'),
-    (dict(kernel_size=2), ValueError, 'kernel_size'),
-    (dict(kernel_size=0), ValueError, 'kernel_size'),
-    (dict(shared_attention=True, attention='channel_softmax'), ValueError,
+    (dict(poca_cfg=dict(split='second')), ValueError, 'split'),
+    (dict(poca_cfg=dict(attention='softmax')), ValueError, 'attention'),
+    (dict(poca_cfg=dict(aggregation='avg')), ValueError, 'aggregation'),
+    (dict(poca_cfg=dict(kernel_size=2)), ValueError, 'kernel_size'),
+    (dict(poca_cfg=dict(kernel_size=0)), ValueError, 'kernel_size'),
+    (dict(poca_cfg=dict(shared_attention=True,
+                        attention='channel_softmax')), ValueError,
      'shared_attention'),
+    (dict(poca_cfg=['split']), TypeError, 'poca_cfg must be a dict'),
+    (dict(poca_cfg=dict(num_heads=2)), ValueError,
+     "poca_cfg must not set 'num_heads'"),
+    (dict(poca_cfg=dict(in_channels=16)), ValueError,
+     "poca_cfg must not set 'in_channels'"),
+    (dict(poca_cfg=dict(splt='group')), TypeError,
+     "unknown POCA argument 'splt'"),
+    (dict(with_cls_token='False'), TypeError, 'with_cls_token'),
+    (dict(poca_cfg=dict(shared_attention='False')), TypeError,
+     'shared_attention'),
+    (dict(colour='red'), TypeError, r"unexpected arguments \['colour'\]"),
+    (dict(split='group', poca_cfg=dict(split='none')), ValueError,
+     'given both'),
     (dict(input_format='NHWC'), ValueError, 'input_format'),
     (dict(feat_size=(7, )), ValueError, 'feat_size'),
     (dict(in_proj=dict(act_cfg=dict(type='Tanh'))), ValueError, 'in_proj'),
@@ -204,8 +218,77 @@ def test_bad_arguments_are_rejected_at_build_time(kwargs, exc, match):
 
 
 def test_split_none_does_not_need_divisible_channels():
-    head = build(in_channels=30, split='none', num_heads=4).eval()
+    head = build(in_channels=30, poca_cfg=dict(split='none'),
+                 num_heads=4).eval()
     assert head(torch.randn(1, 30, 2, 2)).shape == (1, 10)
+
+
+# ------------------------------------------------ the POCA pass-through
+def test_poca_cfg_reaches_poca_and_heads_set_the_rest():
+    head = build(num_heads=2, key_ratio=0.25, dropout=0.1,
+                 poca_cfg=dict(split='group', aggregation='mean',
+                               impl='reference'))
+    poca = head.poca
+    assert (poca.num_heads, poca.key_ratio, poca.dropout.p) == (2, 0.25, 0.1)
+    assert (poca.split, poca.aggregation, poca.impl) == ('group', 'mean',
+                                                         'reference')
+    assert (poca.in_channels, poca.num_classes) == (32, 10)
+
+
+def test_poca_arguments_given_directly_still_build_with_a_warning():
+    with pytest.warns(FutureWarning, match=r"poca_cfg=dict\(split='group', "
+                      r"channel_layout='split_first'\)"):
+        legacy = build(split='group', channel_layout='split_first')
+    current = build(poca_cfg=dict(split='group',
+                                  channel_layout='split_first'))
+    assert legacy.poca.extra_repr() == current.poca.extra_repr()
+    current.load_state_dict(legacy.state_dict())
+    x = torch.randn(2, 32, 3, 3)
+    torch.testing.assert_close(legacy.eval()(x), current.eval()(x))
+
+
+# ---------------------------------------------------------- empty inputs
+def test_pooled_input_says_to_drop_the_gap_neck():
+    head = build()
+    for fmt in ('auto', 'NCHW', 'NLC'):
+        head.input_format = fmt
+        with pytest.raises(ValueError, match=r'pooled \(B, C\) input of '
+                           r'shape \(2, 32\).*neck=None'):
+            head(torch.randn(2, 32))
+
+
+@pytest.mark.parametrize('impl', ['reference', 'fast'])
+@pytest.mark.parametrize('shape, kwargs', [
+    ((0, 32, 5, 5), dict()),
+    ((0, 17, 32), dict(with_cls_token=True)),
+    ((0, 16, 3, 3), dict(in_channels=16, in_proj=dict(
+        out_channels=32, act_cfg=dict(type='Tanh')))),
+], ids=['map', 'tokens', 'in_proj'])
+def test_empty_batch_forward_loss_and_backward(impl, shape, kwargs):
+    head = build(dropout=0.1, poca_cfg=dict(impl=impl), **kwargs).train()
+    x = torch.randn(shape, requires_grad=True)
+    assert head(x).shape == (0, 10)
+    losses = head.loss(x, [])
+    assert set(losses) == {'loss'} and losses['loss'].item() == 0
+    losses['loss'].backward()
+    assert x.grad.shape == x.shape
+    for name, p in head.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
+
+
+def test_empty_batch_training_step_of_a_classifier():
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=18, num_stages=4,
+                      out_indices=(3, )),
+        head=dict(type='NOAHHead', num_classes=5, in_channels=512,
+                  num_heads=4, key_ratio=0.5, dropout=0.1))).train()
+    losses = model(torch.randn(0, 3, 64, 64), [], mode='loss')
+    assert losses['loss'].item() == 0
+    losses['loss'].backward()
+    for name, p in model.head.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
 
 
 # ------------------------------------------------- mathematical properties

@@ -113,7 +113,46 @@ def _assign(gt, priors):
     (dict(poca_cfg=['split']), TypeError, 'poca_cfg'),
     (dict(poca_cfg=dict(num_heads=2)), ValueError, 'num_heads'),
     (dict(num_heads=3), ValueError, 'num_heads'),  # POCA's own check
+    (dict(poca_cfg=dict(splt='group')), TypeError, "POCA argument 'splt'"),
+    (dict(reg_class_agnostic='False'), TypeError, 'reg_class_agnostic'),
+    (dict(poca_cfg=dict(extra_linear='False')), TypeError, 'extra_linear'),
 ])
 def test_bad_arguments(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         _head(**kwargs)
+
+
+@pytest.mark.parametrize('impl, dtype', [
+    ('reference', torch.float32), ('fast', torch.float32),
+    ('fast', torch.float64)
+], ids=['reference', 'cpu-kernels', 'pytorch-fast-path'])
+def test_zero_rois_forward_loss_and_backward(impl, dtype):
+    """No RoIs (e.g. no proposal survived NMS) through mmdet's training
+    path: empty outputs, finite zero loss, zero gradients."""
+    head = _head(num_cls_convs=1, conv_out_channels=8,
+                 poca_cfg=dict(impl=impl)).to(dtype).train()
+    x = torch.randn(0, 16, 7, 7, dtype=dtype, requires_grad=True)
+    cls_score, bbox_pred = head(x)
+    assert cls_score.shape == (0, 6) and bbox_pred.shape == (0, 20)
+    priors = torch.zeros(0, 4, dtype=dtype)
+    gt = InstanceData(bboxes=torch.tensor([[0., 0., 11., 10.]], dtype=dtype),
+                      labels=torch.tensor([2]))
+    sampling = SamplingResult(
+        pos_inds=torch.zeros(0, dtype=torch.long),
+        neg_inds=torch.zeros(0, dtype=torch.long), priors=priors,
+        gt_bboxes=gt.bboxes, assign_result=_assign(gt, priors),
+        gt_flags=torch.zeros(0))
+    out = head.loss_and_target(
+        cls_score, bbox_pred, rois=priors.new_zeros(0, 5),
+        sampling_results=[sampling],
+        rcnn_train_cfg=ConfigDict(pos_weight=-1))
+    losses = out['loss_bbox']
+    assert len(out['bbox_targets'][0]) == 0
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert total.item() == 0
+    # mmdet's loss leaves out the empty classification term; backpropagate
+    # through both outputs as a detector's summed losses would.
+    (total + cls_score.sum() + bbox_pred.sum()).backward()
+    assert x.grad.shape == x.shape
+    for name, p in head.named_parameters():
+        assert p.grad is not None and not p.grad.any(), name
