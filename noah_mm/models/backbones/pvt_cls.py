@@ -9,7 +9,8 @@ from mmdet.models.layers import nlc_to_nchw
 from mmengine.model.weight_init import trunc_normal_
 from torch import nn
 
-from noah_mm.models.utils.checks import check_bool, check_bool_kwargs
+from noah_mm.models.utils.checks import (check_bool, check_bool_kwargs,
+                                         check_choice)
 from noah_mm.registry import MODELS
 
 OUT_TYPES = ('featmap', 'cls_token')
@@ -78,9 +79,7 @@ class PyramidVisionTransformerCls(PyramidVisionTransformer):
         super().__init__(out_indices=out_indices, **kwargs)
         check_bool('final_norm', final_norm)
         check_bool('with_cls_token', with_cls_token)
-        if out_type not in OUT_TYPES:
-            raise ValueError(
-                f'out_type must be one of {OUT_TYPES}, got {out_type!r}.')
+        check_choice('out_type', out_type, OUT_TYPES)
         if out_type == 'cls_token' and not with_cls_token:
             raise ValueError("out_type='cls_token' needs with_cls_token=True.")
         last = self.num_stages - 1
