@@ -8,6 +8,8 @@ dict loaded with ``strict=True`` - and saved as ``<config name>.pth``
 (``{'state_dict', 'meta'}``, loadable by ``tools/test.py --checkpoint`` and
 ``init_cfg=dict(type='Pretrained', ...)``).
 """
+import copy
+import functools
 import os
 import os.path as osp
 from typing import Iterable, List, NamedTuple, Optional
@@ -57,7 +59,28 @@ def output_name(config: str) -> str:
     return osp.splitext(osp.basename(config))[0] + '.pth'
 
 
-def check_strict_load(conversion: Conversion, config_root: str) -> None:
+@functools.lru_cache(maxsize=None)
+def _parsed_config(path: str):
+    from mmengine.config import Config
+    return Config.fromfile(path)
+
+
+def load_config(path: str):
+    """``Config.fromfile(path)``, parsed once per process (mmengine reads
+    every metafile of mmpretrain to resolve an ``mmpretrain::`` base, which
+    takes seconds), with its ``custom_imports`` imported.
+
+    Returns:
+        Config: a copy of the parsed config, free to modify.
+    """
+    from mmengine.utils import import_modules_from_strings
+    cfg = _parsed_config(osp.abspath(path))
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    return copy.deepcopy(cfg)
+
+
+def check_strict_load(conversion: Conversion, config_root: str):
     """Build the config's model and load the state dict with
     ``strict=True``.
 
@@ -65,19 +88,18 @@ def check_strict_load(conversion: Conversion, config_root: str) -> None:
         conversion (Conversion): A converted checkpoint.
         config_root (str): The folder holding our ``configs/``.
 
+    Returns:
+        nn.Module: The config's model with the converted weights.
+
     Raises:
         RuntimeError: with the missing / unexpected / mis-shaped keys.
     """
-    from mmengine.config import Config
-    from mmengine.utils import import_modules_from_strings
     from mmpretrain.registry import MODELS
-    cfg = Config.fromfile(osp.join(config_root, conversion.config))
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
     import mmpretrain.models  # noqa: F401  (registers the models)
-    with torch.device('meta'):  # shapes only: no memory, no init cost
-        model = MODELS.build(cfg.model)
+    cfg = load_config(osp.join(config_root, conversion.config))
+    model = MODELS.build(cfg.model)
     model.load_state_dict(conversion.state_dict, strict=True)
+    return model
 
 
 def save_conversion(conversion: Conversion, path: str, source: str) -> None:

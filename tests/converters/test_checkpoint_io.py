@@ -26,7 +26,8 @@ def _ema(state):
 
 
 def _optimizer_state(model):
-    params = list(model.parameters())[:2]
+    params = [p.detach().clone().requires_grad_()
+              for p in list(model.parameters())[:2]]
     opt = torch.optim.AdamW(params, lr=5e-4)
     params[0].grad = torch.ones_like(params[0])
     opt.step()  # holds per-parameter state: step, exp_avg, ...

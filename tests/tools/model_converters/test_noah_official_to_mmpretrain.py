@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 from converters.authors_cnn import build, randomise, save_cnn_checkpoint
+from noah_mm.converters import load_config
 from tool_loader import REPO, load_tool
 
 tool = load_tool('tools/model_converters/noah_official_to_mmpretrain.py')
@@ -68,7 +68,7 @@ def test_folder_mode(tmp_path, capsys):
         ckpt = torch.load(out, weights_only=True)
         assert ckpt['meta']['config'] == config
         ours = MODELS.build(
-            Config.fromfile(osp.join(REPO, 'configs', config)).model)
+            load_config(osp.join(REPO, 'configs', config)).model)
         ours.load_state_dict(ckpt['state_dict'], strict=True)
         with torch.no_grad():
             got = ours.eval()(x, mode='tensor')
