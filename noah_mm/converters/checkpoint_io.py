@@ -55,6 +55,10 @@ from .families import Conversion, StateDict, match_family
 #:   lists, ...). It defines no ``__setstate__``, ``__reduce__`` or
 #:   ``__del__`` that unpickling would call, and its constructor only sets
 #:   keyword attributes.
+#:
+#: (Importing ``noah_mm`` also allow-lists, process-wide, what mmengine's own
+#: checkpoints hold - see :mod:`noah_mm.engine.safe_globals`; no file of the
+#: release needs those.)
 SAFE_GLOBALS = (argparse.Namespace, )
 
 #: Formats of the release: name -> (key of the weights, key of the EMA

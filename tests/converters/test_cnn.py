@@ -1,6 +1,6 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
-"""The CNN families: an authors' checkpoint converts and our stock config
-reproduces its logits; every released CNN has a config that builds it.
+"""The CNN families: every released CNN has a stock config that builds it,
+and an authors' checkpoint converts to it with the same logits.
 
 The authors' networks are rebuilt in ``authors_cnn.py`` from the description
 of their code. Logits are compared at 64x64 (a 2x2 map, so NOAH's spatial
@@ -66,62 +66,34 @@ def _one_thread():
     'family,kwargs,noah', NETWORKS,
     ids=[f"{RELEASED[(f, tuple(k.items()))][0]}-{'noah' if n else 'baseline'}"
          for f, k, n in NETWORKS])
-def test_every_released_cnn_has_its_config(family, kwargs, noah):
-    """Recognised, converted to the right config, loads strictly, and our
-    model has exactly the authors' parameter count (the authors' network is
-    built on the meta device: shapes only)."""
+def test_released_cnn_converts_exactly(tmp_path, family, kwargs, noah):
+    """Saved as the CNN main.py saves it and converted by
+    convert_checkpoint: recognised as the right config, loads strictly into
+    the stock config, has exactly the authors' parameter count and gives
+    the authors' logits (<= 1e-4)."""
     stem, *counts = RELEASED[(family, tuple(kwargs.items()))]
-    with torch.device('meta'):
-        authors = build(family, noah, **kwargs)
-    # loadable tensors of the authors' shapes
-    state = {k: torch.zeros(v.shape, dtype=v.dtype)
-             for k, v in authors.state_dict().items()}
-    conversion = match_family(state).convert(state)
-    assert conversion.config == _config(stem, noah)
-    assert conversion.info['head'] == ('noah' if noah else 'baseline')
-    ours = check_strict_load(conversion, CONFIGS)
-    assert _count(ours) == _count(authors)
-    assert round(_count(authors) / 1e6, 3) == counts[noah]
-    if stem == 'resnet50':  # the aggressive regime trains the same network
-        check_strict_load(
-            conversion._replace(config=_config(stem, noah, '_aggressive')),
-            CONFIGS)
-
-
-CASES = [
-    ('resnet', dict(depth=18)),
-    ('resnet', dict(depth=50)),
-    ('mobilenet_v2', dict(width=1.0)),
-    ('mobilenet_v2', dict(width=0.35)),
-    ('mobilenet_v3_small', {}),
-    ('shufflenet_v2', {}),
-]
-
-
-@pytest.mark.parametrize('noah', [True, False], ids=['noah', 'baseline'])
-@pytest.mark.parametrize(
-    'family,kwargs', CASES,
-    ids=[RELEASED[(f, tuple(k.items()))][0] for f, k in CASES])
-def test_converted_checkpoint_reproduces_the_logits(tmp_path, family, kwargs,
-                                                    noah):
-    """Saved as the CNN main.py saves it, converted by convert_checkpoint,
-    loaded strictly into the stock config: the same logits (<= 1e-4)."""
     torch.manual_seed(0)
     authors = randomise(build(family, noah, **kwargs))
     path = save_cnn_checkpoint(authors, tmp_path / 'model_best.pth.tar')
     conversion = convert_checkpoint(str(path))
-    stem = RELEASED[(family, tuple(kwargs.items()))][0]
     assert conversion.config == _config(stem, noah)
-    ours = _build_config(conversion.config)
-    ours.load_state_dict(conversion.state_dict, strict=True)
-    ours.eval()
+    assert conversion.info['head'] == ('noah' if noah else 'baseline')
+    ours = check_strict_load(conversion, CONFIGS).eval()
+    assert _count(ours) == _count(authors)
+    assert round(_count(authors) / 1e6, 3) == counts[noah]
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected = authors(x)
         got = ours(x, mode='tensor')
     assert got.shape == expected.shape == (2, 1000)
     assert expected.std() > 0.05  # logits that a wrong mapping would change
-    assert (got - expected).abs().max().item() <= 1e-4
+    diff = (got - expected).abs().max().item()
+    print(f'{conversion.config}: max |logit difference| {diff:.1e}')
+    assert diff <= 1e-4
+    if stem == 'resnet50':  # the aggressive regime trains the same network
+        check_strict_load(
+            conversion._replace(config=_config(stem, noah, '_aggressive')),
+            CONFIGS)
 
 
 def test_noah_needs_the_channel_permutation():
