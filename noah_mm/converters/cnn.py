@@ -75,9 +75,13 @@ class _CNNFamily(Family):
         of ours builds the network."""
         raise NotImplementedError
 
+    #: ``(N, r)`` of the family's released NOAH models: N=8 blocks with key
+    #: ratio 1/4 for the mobile networks (paper Table 1)
+    noah_settings = (8, 1 / 4)
+
     def _noah_settings(self, slug: str) -> Tuple[int, float]:
         """``(N, r)`` of the released NOAH model ``slug``."""
-        raise NotImplementedError
+        return self.noah_settings
 
     def _head_channels(self, state: StateDict) -> int:
         raise NotImplementedError
@@ -270,9 +274,6 @@ class MobileNetV2Family(_CNNFamily):
         return (f'mobilenetv2-{width}x',
                 dict(arch=f'MobileNetV2 {width}x'))
 
-    def _noah_settings(self, slug):
-        return 8, 1 / 4
-
     def _head_channels(self, state):
         return state['features.18.0.weight'].shape[0]
 
@@ -366,9 +367,6 @@ class MobileNetV3SmallFamily(_CNNFamily):
                 f'576->1280 convolution at features.{expected}.')
         return 'mobilenetv3-small', dict(arch='MobileNetV3-Small')
 
-    def _noah_settings(self, slug):
-        return 8, 1 / 4
-
     def _head_channels(self, state):
         return state['features.13.weight'].shape[0]
 
@@ -452,9 +450,6 @@ class ShuffleNetV2Family(_CNNFamily):
                 'only.')
         return (f'shufflenetv2-{width}x',
                 dict(arch=f'ShuffleNetV2 {width}x'))
-
-    def _noah_settings(self, slug):
-        return 8, 1 / 4
 
     def _head_channels(self, state):
         return state['conv5.0.weight'].shape[0]
