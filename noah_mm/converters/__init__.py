@@ -1,6 +1,6 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """Conversion of the NOAH authors' released checkpoints to noah_mm."""
-from . import cnn  # noqa: F401  (registers the CNN families)
+from . import cnn, transformer  # noqa: F401  (register the families)
 from .batch import (Result, check_strict_load, convert_files,
                     find_checkpoints, format_report, load_config,
                     output_name, save_conversion)
