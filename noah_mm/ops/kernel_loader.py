@@ -10,9 +10,9 @@ source, the flags, the compiler and the CPU, and load with :mod:`ctypes`.
 What is loaded is checked first, so a damaged cache cannot crash or fool a
 process:
 
-* each build is stored under a name holding its SHA-256
-  (``<name>-<key>-<digest>.so``) and recorded in ``<name>-<key>.json``
-  (size and digest), written atomically after the library;
+* each build is stored under a fresh name (``<name>-<key>-<id>.so``) and
+  recorded in ``<name>-<key>.json`` (file, size and SHA-256), written
+  atomically after the library;
 * before ``dlopen`` the library must have an ELF header for this machine
   (class, byte order, architecture, shared object) and the size and digest
   of its record; after it, the caller's ``check`` (an ABI version and struct
@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from typing import Callable, NamedTuple, Optional, Tuple
 
@@ -409,8 +410,9 @@ class KernelLibrary:
     def _store(tmp: str, record: str) -> str:
         """Move the build in place and record it; returns the record."""
         size, digest = _digest(tmp)
-        stem = osp.splitext(record)[0]
-        library = f'{stem}-{digest[:16]}.so'
+        # A fresh name per build: a process that still maps a replaced
+        # library is not handed that mapping again by dlopen.
+        library = f'{osp.splitext(record)[0]}-{uuid.uuid4().hex[:16]}.so'
         os.replace(tmp, library)  # atomic: concurrent builders are safe
         fd, tmp_record = tempfile.mkstemp(suffix='.json.tmp',
                                           dir=osp.dirname(record))

@@ -107,6 +107,15 @@ def kernel_status() -> KernelStatus:
     return _KERNELS.status()
 
 
+def reload_kernels() -> KernelStatus:
+    """Forget the loaded kernels and load them again (after changing
+    ``$NOAH_MM_KERNEL_DIR``, ``$CXX`` or the cache); returns
+    :func:`kernel_status`. Functions already compiled by ``torch.compile``
+    keep the choice they made."""
+    _KERNELS.reset()
+    return _KERNELS.status()
+
+
 @torch.compiler.assume_constant_result
 def kernels_available() -> bool:
     """Whether the fused CPU kernels can run (a constant to torch.compile)."""
@@ -404,9 +413,8 @@ def _cpu_backward(x: Tensor, key_weight: Tensor, key_bias: Tensor,
           int(seed), grad=(grad.float() * scale).contiguous(),
           d_logits=d_logits, d_values=d_values, d_value_bias=d_value_bias,
           d_key_bias=d_key_bias)
-    # (N, B*L, M) -> (N, M, B*L): the weight and input GEMMs read them
-    # transposed; custom ops return fresh tensors, hence the clone-free
-    # transpose of a buffer no one else holds.
+    # (N, B*L, M) -> (N, M, B*L) views: the weight and input GEMMs read
+    # them transposed, without a copy.
     return (d_logits.transpose(1, 2), d_values.transpose(1, 2),
             d_value_bias, d_key_bias)
 
@@ -442,8 +450,8 @@ def _cpu_grads(ctx, grad, _grad_seed):
         ctx, x3, key_weight.flatten(2), value_weight.flatten(2), d_logits,
         d_values, layout)
     return (None if d_x is None else d_x.view_as(x),
-            d_key_weight.view_as(key_weight),
-            d_key_bias.to(key_bias.dtype), d_value_weight.view_as(value_weight),
+            d_key_weight.view_as(key_weight), d_key_bias.to(key_bias.dtype),
+            d_value_weight.view_as(value_weight),
             d_value_bias.to(value_bias.dtype), None, None, None)
 
 
