@@ -147,18 +147,26 @@ class TensorForward(torch.nn.Module):
         return self.model(x, mode='tensor')
 
 
-def compare_compiled(args, batch, sync):
-    """Print compiled vs eager NOAH models, one row per slug."""
-    header = (f'{"model":<20}{"compile s":>10}{"eager ms":>10}'
-              f'{"compiled ms":>12}{"compiled/eager":>15}{"max |d|":>10}')
+def zoo_configs(slugs, header):
+    """Print ``header`` and yield ``(slug, baseline config, NOAH config)``
+    for the slugs whose two configs exist (a line for the others)."""
     print(header)
     print('-' * len(header))
-    for slug in args.slugs:
-        path = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
-        if not osp.exists(path):
+    for slug in slugs:
+        base_cfg = osp.join(ROOT, 'configs', 'baseline', f'{slug}_in1k.py')
+        noah_cfg = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
+        if osp.exists(base_cfg) and osp.exists(noah_cfg):
+            yield slug, base_cfg, noah_cfg
+        else:
             print(f'{slug:<20} (config missing)')
-            continue
-        model = TensorForward(build(path, args.device))
+
+
+def compare_compiled(args, batch, sync):
+    """Print compiled vs eager NOAH models, one row per slug."""
+    for slug, _, noah_cfg in zoo_configs(
+            args.slugs, f'{"model":<20}{"compile s":>10}{"eager ms":>10}'
+            f'{"compiled ms":>12}{"compiled/eager":>15}{"max |d|":>10}'):
+        model = TensorForward(build(noah_cfg, args.device))
         torch._dynamo.reset()
         compiled = torch.compile(model, backend=args.backend)
         x = torch.randn(batch, 3, 224, 224, device=args.device)
@@ -189,16 +197,9 @@ def main():
     if args.compile:
         compare_compiled(args, batch, sync)
         return
-    header = (f'{"model":<20}{"base ms":>9}{"noah ms":>9}{"extra %":>9}'
-              f'{"paper %":>9}{"floor %":>9}{"extra/floor":>12}')
-    print(header)
-    print('-' * len(header))
-    for slug in args.slugs:
-        base_cfg = osp.join(ROOT, 'configs', 'baseline', f'{slug}_in1k.py')
-        noah_cfg = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
-        if not (osp.exists(base_cfg) and osp.exists(noah_cfg)):
-            print(f'{slug:<20} (config missing)')
-            continue
+    for slug, base_cfg, noah_cfg in zoo_configs(
+            args.slugs, f'{"model":<20}{"base ms":>9}{"noah ms":>9}'
+            f'{"extra %":>9}{"paper %":>9}{"floor %":>9}{"extra/floor":>12}'):
         base, noah = build(base_cfg, args.device), build(noah_cfg, args.device)
         x = torch.randn(batch, 3, 224, 224, device=args.device)
         C, L = head_shape(noah, x)

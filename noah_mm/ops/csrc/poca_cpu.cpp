@@ -413,13 +413,21 @@ inline void exponentiate(const Problem& q, const float* s, float* weights,
 // projected form, as the reference does.
 std::vector<uint8_t> finite_value_panels(const Problem& q) {
   std::vector<uint8_t> finite(static_cast<size_t>(q.N) * q.panels(), 1);
-  const std::ptrdiff_t size = static_cast<std::ptrdiff_t>(q.Cv) * kPanel;
+  if (q.Cv >= q.L) return finite;  // the projected form throughout
   for (int n = 0; n < q.N; ++n) {
     for (int p = 0; p < q.panels(); ++p) {
       const float* w = q.value_panel(n, p);
-      float zero = 0.0f;  // w - w is 0 for finite w, NaN otherwise
-      for (std::ptrdiff_t i = 0; i < size; ++i) zero += w[i] - w[i];
-      finite[static_cast<size_t>(n) * q.panels() + p] = zero == 0.0f;
+      v8 zero0 = splat(0.0f), zero1 = splat(0.0f);  // w - w: 0 or NaN
+      for (int k = 0; k < q.Cv; ++k) {
+        const v8 w0 = load(w + kPanel * k), w1 = load(w + kPanel * k + 8);
+        zero0 += w0 - w0;
+        zero1 += w1 - w1;
+      }
+      float lanes[kPanel];
+      store(lanes, zero0 + zero1);
+      float sum = 0.0f;
+      for (int i = 0; i < 8; ++i) sum += lanes[i];
+      finite[static_cast<size_t>(n) * q.panels() + p] = sum == 0.0f;
     }
   }
   return finite;
