@@ -361,7 +361,7 @@ class KernelLibrary:
             lib = ctypes.CDLL(library)
             self.check(lib)
         except (OSError, AttributeError, KernelError) as e:
-            cause = (f'it does not export {e}' if isinstance(
+            cause = (f'a symbol is missing ({e})' if isinstance(
                 e, AttributeError) else str(e))
             self._fail(f'{library} failed to load as the {self.name} '
                        f'kernels: {cause}', record, library)

@@ -41,3 +41,29 @@ def test_one_small_run_prints_every_column(monkeypatch, capsys):
     # attention and value tensors (2*4*1000*196) and its block inputs.
     saved_ratio = float(rows[1][9])
     assert 0 < saved_ratio < 0.05
+
+
+def test_compile_column_times_a_compiled_head_that_runs_the_kernels(
+        monkeypatch, capsys):
+    # aot_eager: Dynamo and AOTAutograd as with inductor, without codegen.
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(sys, 'argv', [
+        'benchmark_head.py', '--shapes', 'deit-tiny', '--batches', '2',
+        '--threads', '1', '--rounds', '1', '--compile', '--backend',
+        'aot_eager'
+    ])
+    try:
+        bench.main()
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "backend='aot_eager', fullgraph=True" in out
+    for column in ('comp/fast', 'compile s', 'comp |d|', 'kernel calls'):
+        assert column in out
+    rows = [line.split() for line in out.splitlines()
+            if line.startswith('deit-tiny')]
+    assert [r[3] for r in rows] == ['fwd', 'fwd+bwd']
+    # fwd: one forward kernel call, fwd+bwd: forward and backward; the
+    # compiled head agrees with the eager one.
+    assert [int(r[-1]) for r in rows] == [1, 2]
+    assert all(float(r[-2]) <= 1e-4 for r in rows)
