@@ -1,25 +1,14 @@
 """benchmark_models.py --compile runs and reports what it promises (no timing
 asserted)."""
-import sys
-
-import torch
 from tool_loader import load_tool
 
 bench = load_tool('tools/analysis_tools/benchmark_models.py')
 
 
-def test_compile_table_compares_a_compiled_zoo_model(monkeypatch, capsys):
+def test_compile_table_compares_a_compiled_zoo_model(run_main):
     # The 'eager' backend: Dynamo's capture without codegen, to keep it short.
-    threads = torch.get_num_threads()
-    monkeypatch.setattr(sys, 'argv', [
-        'benchmark_models.py', '--compile', '--backend', 'eager', '--slugs',
-        'mobilenetv3-small', 'no-such-model', '--rounds', '1'
-    ])
-    try:
-        bench.main()
-    finally:
-        torch.set_num_threads(threads)
-    out = capsys.readouterr().out
+    out = run_main(bench, '--compile', '--backend', 'eager', '--slugs',
+                   'mobilenetv3-small', 'no-such-model', '--rounds', '1')
     assert "torch.compile backend 'eager'" in out
     for column in ('compile s', 'eager ms', 'compiled ms', 'compiled/eager',
                    'max |d|'):
