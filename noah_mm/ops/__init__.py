@@ -1,5 +1,15 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
-"""Compiled kernels (built on first use; see :mod:`noah_mm.ops.poca_cpu`)."""
-from . import poca_cpu
+"""Operations with compiled kernels (built on first use).
 
-__all__ = ['poca_cpu']
+:mod:`noah_mm.ops.poca` is POCA's operation (its fused CPU kernels as torch
+custom ops, its PyTorch path, and the choice between them);
+:mod:`noah_mm.ops.kernel_loader` builds, checks and loads the C++ sources of
+``csrc/``.
+"""
+from .kernel_loader import KernelStatus
+from .poca import choose_impl, fast_path_supports, kernel_status, poca_logits
+
+__all__ = [
+    'KernelStatus', 'choose_impl', 'fast_path_supports', 'kernel_status',
+    'poca_logits'
+]

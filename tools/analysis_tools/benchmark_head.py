@@ -5,8 +5,8 @@ with 1 thread and all threads, forward (inference) and forward+backward, it
 times side by side, in interleaved rounds of one run:
 
 * ``fast``: NOAH's default implementation (``POCA(impl='fast')``): on the
-  CPU in fp32, the fused kernels of :mod:`noah_mm.ops.poca_cpu`;
-* ``eager``: the same fast path with the kernels off (PyTorch ops only);
+  CPU in fp32, the fused kernels of :mod:`noah_mm.ops.poca`;
+* ``eager``: the same operation with the kernels off (its PyTorch path);
 * ``grouped-conv``: the reference formulation (``POCA(impl='reference')``,
   two grouped 1x1 convolutions, the authors' layout);
 * ``gemm``: one dense GEMM of the same multiply-adds, ``(M, C) @ (C, B*H*W)``
@@ -14,9 +14,17 @@ times side by side, in interleaved rounds of one run:
 
 and prints ratios (times relative to the GEMM, and grouped-conv over fast),
 plus the bytes each keeps for backward (parameters and the packed copy of
-the weights that POCA caches between calls are not counted). Example::
+the weights that POCA's operation caches between calls are not counted).
+
+With ``--compile`` it also times ``compiled``, ``torch.compile(fast,
+fullgraph=True)`` (inductor unless ``--backend``), in the same rounds, and
+prints compiled/fast, the compile time (first call), the largest difference
+of its logits and gradients (input and parameters) from ``fast``, and how
+many calls the compiled graphs made into the fused kernels. Examples::
 
     python tools/analysis_tools/benchmark_head.py --threads 1
+    python tools/analysis_tools/benchmark_head.py --compile --threads 1 \
+        --batches 32
 """
 import argparse
 import os
@@ -27,9 +35,10 @@ import torch
 import torch.nn.functional as F
 
 from noah_mm.models.utils.poca import POCA
-from noah_mm.ops import poca_cpu
+from noah_mm.ops import kernel_status
+from noah_mm.ops import poca as poca_op
 
-# name: (C, H=W, N, r), M = 1000 (SPEC section 2)
+# name: (C, H=W, N, r), M = 1000 (the paper's Table 10 heads)
 SHAPES = {
     'resnet50': (2048, 7, 4, 1 / 8),
     'mobilenetv2-1.0x': (1280, 7, 8, 1 / 4),
@@ -53,6 +62,10 @@ def parse_args():
     parser.add_argument('--dropout', type=float, default=0.0,
                         help='head dropout on the values (fwd+bwd runs in '
                         'training mode, as the zoo CNN configs train)')
+    parser.add_argument('--compile', action='store_true',
+                        help='add the torch.compile\'d head')
+    parser.add_argument('--backend', default='inductor',
+                        help='torch.compile backend (with --compile)')
     return parser.parse_args()
 
 
@@ -87,7 +100,42 @@ def measure(fns, rounds):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_shape(name, batch, mode, rounds, dropout=0.0):
+class KernelCalls:
+    """Counts the calls into the fused kernels while active."""
+
+    def __enter__(self):
+        self.count, self._call = 0, poca_op._call
+
+        def spy(*args, **kwargs):
+            self.count += 1
+            return self._call(*args, **kwargs)
+
+        poca_op._call = spy
+        return self
+
+    def __exit__(self, *exc):
+        poca_op._call = self._call
+
+
+def largest_difference(a, b, x, mode, M):
+    """Largest absolute difference of the logits of modules ``a`` and
+    ``b`` (and, for fwd+bwd, of the gradients of the input and every
+    parameter, for one random output gradient; the same dropout draw)."""
+    if mode == 'fwd':
+        with torch.inference_mode():
+            return (a(x) - b(x)).abs().max().item()
+    grad = torch.randn(x.shape[0], M)
+    results = []
+    for module in (a, b):
+        xg = x.clone().requires_grad_()
+        torch.manual_seed(0)
+        out = module(xg)
+        results.append([out, *torch.autograd.grad(
+            out, (xg, *module.parameters()), grad)])
+    return max((u - v).abs().max().item() for u, v in zip(*results))
+
+
+def bench_shape(name, batch, mode, rounds, dropout=0.0, backend=None):
     C, S, N, r = SHAPES[name]
     M = NUM_CLASSES
     torch.manual_seed(0)
@@ -137,8 +185,19 @@ def bench_shape(name, batch, mode, rounds, dropout=0.0):
 
     fns = {'gemm': gemm, 'fast': run(fast), 'eager': eager(run(fast)),
            'grouped-conv': run(ref)}
-    times = measure(fns, rounds)
-    row = dict(times)
+    row = {}
+    if backend:
+        torch._dynamo.reset()
+        compiled = torch.compile(fast, backend=backend, fullgraph=True)
+        start = time.perf_counter()
+        with KernelCalls() as calls:
+            run(compiled)()
+        row.update(compile_s=time.perf_counter() - start,
+                   kernel_calls=calls.count,
+                   compiled_diff=largest_difference(compiled, fast, x, mode,
+                                                    M))
+        fns['compiled'] = run(compiled)
+    row.update(measure(fns, rounds))
     if mode == 'fwd+bwd':
         params = {p.data_ptr() for m in (fast, ref) for p in m.parameters()}
         row['saved_fast'] = saved_bytes(lambda: fast(xg), params)
@@ -146,17 +205,30 @@ def bench_shape(name, batch, mode, rounds, dropout=0.0):
     return row
 
 
+def compiled_columns(row):
+    if 'compiled' not in row:
+        return ''
+    return (f'{row["compiled"] / row["fast"]:>10.2f}{row["compile_s"]:>10.1f}'
+            f'{row["compiled_diff"]:>10.1e}{row["kernel_calls"]:>13}')
+
+
 def main():
     args = parse_args()
     all_threads = torch.get_num_threads()
-    kernels = ('fused CPU kernels' if poca_cpu.available() else
-               f'PyTorch ops (kernels unavailable: {poca_cpu._state["error"]})')
+    status = kernel_status()
+    kernels = ('fused CPU kernels' if status.available else
+               f'PyTorch ops (kernels unavailable: {status.error})')
+    compiled = (f'; compiled = torch.compile(fast, backend={args.backend!r},'
+                f' fullgraph=True)' if args.compile else '')
     print(f'torch {torch.__version__}, {all_threads} threads available; '
           f'M={NUM_CLASSES}; dropout={args.dropout}; median of '
-          f'{args.rounds} interleaved rounds; fast = {kernels}')
+          f'{args.rounds} interleaved rounds; fast = {kernels}{compiled}')
     header = (f'{"shape":<17}{"batch":>6}{"thr":>4} {"mode":<8}'
               f'{"gemm ms":>9}{"fast/gemm":>10}{"eager/gemm":>11}'
               f'{"conv/gemm":>10}{"conv/fast":>10}{"saved fast/conv":>17}')
+    if args.compile:
+        header += (f'{"comp/fast":>10}{"compile s":>10}{"comp |d|":>10}'
+                   f'{"kernel calls":>13}')
     print(header)
     print('-' * len(header))
     for threads in args.threads:
@@ -164,8 +236,9 @@ def main():
         for mode in args.modes:
             for name in args.shapes:
                 for batch in args.batches:
-                    row = bench_shape(name, batch, mode, args.rounds,
-                                      args.dropout)
+                    row = bench_shape(
+                        name, batch, mode, args.rounds, args.dropout,
+                        args.backend if args.compile else None)
                     saved = ''
                     if 'saved_fast' in row:
                         saved = (f' {row["saved_fast"] / row["saved_ref"]:.3f}'
@@ -177,7 +250,7 @@ def main():
                           f'{row["eager"] / row["gemm"]:>11.2f}'
                           f'{row["grouped-conv"] / row["gemm"]:>10.2f}'
                           f'{row["grouped-conv"] / row["fast"]:>10.2f}'
-                          f'{saved:>17}', flush=True)
+                          f'{saved:>17}' + compiled_columns(row), flush=True)
     torch.set_num_threads(all_threads)
 
 

@@ -9,9 +9,16 @@ dense GEMMs of the head's multiply-adds (``M x C x H*W``, plus the 1x1 input
 projection over ``H*W`` positions where the head has one, minus the same
 GEMMs on one pooled vector, as a baseline classifier does) would cost on this
 machine, relative to the baseline.
-Example::
+
+With ``--compile`` it instead compares, per slug, the NOAH model's tensor
+forward (``model(x, mode='tensor')``) compiled with ``torch.compile``
+(inductor unless ``--backend``) against eager, in the same rounds, and prints
+the compile time (first call), both times, their ratio and the largest
+difference of the logits. Examples::
 
     python tools/analysis_tools/benchmark_models.py --slugs resnet50 deit-tiny
+    python tools/analysis_tools/benchmark_models.py --compile --slugs \
+        resnet50 mobilenetv2-1.0x deit-tiny
 """
 import argparse
 import os.path as osp
@@ -55,6 +62,11 @@ def parse_args():
     parser.add_argument('--stat', choices=['median', 'min'], default='median',
                         help='per-model statistic over the rounds; min is '
                         'the steadier one on a shared, noisy machine')
+    parser.add_argument('--compile', action='store_true',
+                        help='compare torch.compile\'d NOAH models with '
+                        'eager instead of NOAH with the baseline')
+    parser.add_argument('--backend', default='inductor',
+                        help='torch.compile backend (with --compile)')
     return parser.parse_args()
 
 
@@ -72,8 +84,8 @@ def timer(device):
     return sync
 
 
-def round_times(fns, rounds, sync, stat='median'):
-    with torch.inference_mode():
+def round_times(fns, rounds, sync, stat='median', mode=torch.inference_mode):
+    with mode():
         for fn in fns.values():
             fn()
         sync()
@@ -124,23 +136,72 @@ def floor_gemms(head, C, L, M, batch, device):
     return fns
 
 
+class TensorForward(torch.nn.Module):
+    """``model(x, mode='tensor')`` as a module, for torch.compile."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+def zoo_configs(slugs, header):
+    """Print ``header`` and yield ``(slug, baseline config, NOAH config)``
+    for the slugs whose two configs exist (a line for the others)."""
+    print(header)
+    print('-' * len(header))
+    for slug in slugs:
+        base_cfg = osp.join(ROOT, 'configs', 'baseline', f'{slug}_in1k.py')
+        noah_cfg = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
+        if osp.exists(base_cfg) and osp.exists(noah_cfg):
+            yield slug, base_cfg, noah_cfg
+        else:
+            print(f'{slug:<20} (config missing)')
+
+
+def compare_compiled(args, batch, sync):
+    """Print compiled vs eager NOAH models, one row per slug."""
+    for slug, _, noah_cfg in zoo_configs(
+            args.slugs, f'{"model":<20}{"compile s":>10}{"eager ms":>10}'
+            f'{"compiled ms":>12}{"compiled/eager":>15}{"max |d|":>10}'):
+        model = TensorForward(build(noah_cfg, args.device))
+        torch._dynamo.reset()
+        compiled = torch.compile(model, backend=args.backend)
+        x = torch.randn(batch, 3, 224, 224, device=args.device)
+        # no_grad, not inference_mode: Dynamo fails its own guards on
+        # tensors that mmpretrain's DropPath builds under inference_mode.
+        with torch.no_grad():
+            start = time.perf_counter()
+            out = compiled(x)
+            sync()
+            compile_s = time.perf_counter() - start
+            diff = (out - model(x)).abs().max().item()
+        t = round_times({'eager': lambda: model(x),
+                         'compiled': lambda: compiled(x)}, args.rounds, sync,
+                        args.stat, torch.no_grad)
+        print(f'{slug:<20}{compile_s:>10.1f}{t["eager"] * 1e3:>10.2f}'
+              f'{t["compiled"] * 1e3:>12.2f}'
+              f'{t["compiled"] / t["eager"]:>15.3f}{diff:>10.1e}', flush=True)
+        del model, compiled
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     batch = args.batch or (200 if args.device.startswith('cuda') else 1)
     sync = timer(args.device)
     print(f'device={args.device} threads={args.threads} batch={batch} '
-          f'{args.stat} of {args.rounds} interleaved rounds')
-    header = (f'{"model":<20}{"base ms":>9}{"noah ms":>9}{"extra %":>9}'
-              f'{"paper %":>9}{"floor %":>9}{"extra/floor":>12}')
-    print(header)
-    print('-' * len(header))
-    for slug in args.slugs:
-        base_cfg = osp.join(ROOT, 'configs', 'baseline', f'{slug}_in1k.py')
-        noah_cfg = osp.join(ROOT, 'configs', 'noah', f'{slug}_noah_in1k.py')
-        if not (osp.exists(base_cfg) and osp.exists(noah_cfg)):
-            print(f'{slug:<20} (config missing)')
-            continue
+          f'{args.stat} of {args.rounds} interleaved rounds' +
+          (f'; torch.compile backend {args.backend!r}'
+           if args.compile else ''))
+    if args.compile:
+        compare_compiled(args, batch, sync)
+        return
+    for slug, base_cfg, noah_cfg in zoo_configs(
+            args.slugs, f'{"model":<20}{"base ms":>9}{"noah ms":>9}'
+            f'{"extra %":>9}{"paper %":>9}{"floor %":>9}{"extra/floor":>12}'):
         base, noah = build(base_cfg, args.device), build(noah_cfg, args.device)
         x = torch.randn(batch, 3, 224, 224, device=args.device)
         C, L = head_shape(noah, x)

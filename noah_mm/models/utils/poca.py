@@ -11,20 +11,19 @@ For a feature map ``F`` of shape ``(B, C, H, W)`` split into ``N`` groups, block
 
 Everything that depends on these equations (:class:`NOAHHead`, the detection
 head, the visualisation tool, the checkpoint converter) goes through
-:class:`POCA` and its :meth:`POCA.block_tensors`. :class:`POCA` also holds the
-fast path (below), whose CPU form calls the fused kernels of
-:mod:`noah_mm.ops.poca_cpu`; tests keep all of them equal to
-:meth:`POCA.block_tensors`.
+:class:`POCA` and its :meth:`POCA.block_tensors`. For the paper's head
+:meth:`POCA.forward` calls the operation of :mod:`noah_mm.ops.poca` (fused CPU
+kernels or PyTorch ops); tests keep it equal to :meth:`POCA.block_tensors`.
 """
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
-from noah_mm.ops import poca_cpu
+from noah_mm.ops import poca as poca_op
 from noah_mm.registry import MODELS
 
 from .checks import check_bool, check_choice, check_float, check_int
@@ -50,210 +49,6 @@ def split_channels(in_channels: int, num_heads: int,
     # A small tolerance keeps e.g. r=0.7 on 100 channels from flooring to 69.
     key = int(math.floor(key_ratio * group + 1e-6))
     return key, group - key
-
-
-# ---------------------------------------------------------------------- #
-# Fast path: the same maths as POCA.block_tensors + aggregate for the
-# paper's head (1x1 kernels, softmax over positions, sum or mean), computed
-# with one batched GEMM per projection and recomputation in backward.
-# ---------------------------------------------------------------------- #
-def _to_blocks(x: torch.Tensor, num_heads: int, key_channels: int,
-               shared_input: bool, split_first: bool):
-    """``(B, C, L)`` → key and value inputs ``(N, C_in, B*L)`` (contiguous).
-
-    The block dimension leads so each projection is one ``bmm`` of ``N``
-    GEMMs ``(M, C_in) @ (C_in, B*L)`` with no broadcasting copies.
-    """
-    B, C, L = x.shape
-    N = num_heads
-    if split_first:
-        keys = x[:, :N * key_channels].reshape(B, N, key_channels, L)
-        values = x[:, N * key_channels:].reshape(B, N, -1, L)
-        return (keys.permute(1, 2, 0, 3).reshape(N, key_channels, B * L),
-                values.permute(1, 2, 0, 3).reshape(N, -1, B * L))
-    blocks = x.reshape(B, N, C // N, L).permute(1, 2, 0, 3).reshape(
-        N, C // N, B * L)
-    if shared_input:  # split='group': keys and values read the same channels
-        return blocks, blocks
-    return blocks[:, :key_channels], blocks[:, key_channels:]
-
-
-def _from_blocks(d_keys: torch.Tensor, d_values: torch.Tensor, B: int,
-                 L: int, shared_input: bool, split_first: bool
-                 ) -> torch.Tensor:
-    """Inverse of :func:`_to_blocks` for gradients: → ``(B, C, L)``."""
-    N = d_keys.shape[0]
-    if shared_input:
-        blocks = d_keys + d_values
-    elif split_first:
-        keys = d_keys.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(
-            B, -1, L)
-        values = d_values.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(
-            B, -1, L)
-        return torch.cat([keys, values], dim=1)
-    else:
-        blocks = torch.cat([d_keys, d_values], dim=1)
-    return blocks.reshape(N, -1, B, L).permute(2, 0, 1, 3).reshape(B, -1, L)
-
-
-def _kernel_blocks(layout: tuple, C: int, N: int,
-                   value_channels: int) -> poca_cpu.Blocks:
-    """The channels each block reads (the layout of :func:`_to_blocks`), as
-    the CPU kernels take them."""
-    key_channels, shared_input, split_first = layout
-    if shared_input:
-        offsets = (0, C // N, 0, C // N)
-    elif split_first:
-        offsets = (0, key_channels, N * key_channels, value_channels)
-    else:
-        offsets = (0, C // N, key_channels, C // N)
-    return poca_cpu.Blocks(key_channels, value_channels, *offsets)
-
-
-class _Kernel(NamedTuple):
-    """What the fused CPU kernels need beyond the tensors: the cached packed
-    weights, the block layout and the dropout seed of this call."""
-    packed: tuple
-    blocks: poca_cpu.Blocks
-    seed: int
-
-
-def _attention_and_values(x: torch.Tensor, key_weight: torch.Tensor,
-                          value_weight: torch.Tensor, layout: tuple):
-    """What the fast path computes in forward and recomputes in backward.
-
-    Args:
-        x (Tensor): Input ``(B, C, L)``.
-        key_weight, value_weight (Tensor): ``(N, M, C_k)``, ``(N, M, C_v)``.
-        layout (tuple): ``(key_channels, shared_input, split_first)``.
-
-    Returns:
-        tuple: the block inputs ``keys (N, C_k, B*L)`` and
-        ``values (N, C_v, B*L)``, the attention ``A = softmax_l(W_k F_k)``
-        in at least fp32 (the key bias cannot change it and is left out) and
-        ``V' = W_v F_v`` without bias, both ``(N, M, B, L)``.
-    """
-    key_channels, shared_input, split_first = layout
-    B, _, L = x.shape
-    N, M = value_weight.shape[:2]
-    keys, values = _to_blocks(x, N, key_channels, shared_input, split_first)
-    logits = torch.bmm(key_weight, keys).view(N, M, B, L)
-    attn = logits.to(torch.promote_types(logits.dtype,
-                                         torch.float32)).softmax(-1)
-    value = torch.bmm(value_weight, values).view(N, M, B, L)
-    return keys, values, attn, value
-
-
-def _kernel_logits(x, value_bias, scale, dropout_p, kernel) -> torch.Tensor:
-    """The fast path's logits from the fused CPU kernels."""
-    out = poca_cpu.forward(x, kernel.packed, value_bias, kernel.blocks,
-                           dropout_p, kernel.seed)
-    return out if scale == 1 else out.mul_(scale)
-
-
-class _FastPOCAFunction(torch.autograd.Function):
-    """POCA logits with recomputation: saves only the input (plus, on the
-    PyTorch path, the dropout mask) and recomputes the rest.
-
-    Forward, per block ``n`` (``S = W_k F_k``, ``V = W_v F_v + b_v``)::
-
-        logits = scale * sum_n sum_l softmax_l(S)_l * (mask * V)_l
-
-    Backward recomputes ``S`` and ``V`` and uses
-    ``dS = A * (V' - P) * g`` and ``dV = A * mask * g``.
-
-    With a ``kernel`` (fp32 on the CPU) the fused kernels of
-    :mod:`noah_mm.ops.poca_cpu` compute the forward and ``dS``, ``dV``, and
-    draw the dropout mask from a seed instead of storing it; otherwise
-    PyTorch ops do, in ``(N, M, B, L)`` tensors.
-    """
-
-    @staticmethod
-    def forward(ctx, x, key_weight, key_bias, value_weight, value_bias,
-                layout, scale, dropout_p, kernel):
-        keep = None
-        if kernel is not None:
-            out = _kernel_logits(x, value_bias, scale, dropout_p, kernel)
-        else:
-            _, _, attn, value = _attention_and_values(x, key_weight,
-                                                      value_weight, layout)
-            if dropout_p > 0:
-                keep = torch.rand_like(attn) >= dropout_p
-                value = (value + value_bias[..., None, None]) * keep
-                pooled = value.mul_(attn).sum(-1) / (1 - dropout_p)
-            else:
-                # sum_l A_l = 1, so the value bias adds once per block.
-                pooled = value.mul_(attn).sum(-1) + value_bias[..., None]
-            out = pooled.sum(0).t().mul(scale)  # (B, M)
-        ctx.save_for_backward(x, key_weight, value_weight, value_bias, keep)
-        # The packed weights are parameter-sized and cached by the module
-        # across calls: kept on ctx, not among the per-batch saved tensors.
-        ctx.kernel = kernel
-        ctx.layout, ctx.scale, ctx.dropout_p = layout, scale, dropout_p
-        return out.to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, key_weight, value_weight, value_bias, keep = ctx.saved_tensors
-        _, shared_input, split_first = ctx.layout
-        B, C, L = x.shape
-        N, M = value_weight.shape[:2]
-        if ctx.kernel is not None:
-            g = grad_out.float() * ctx.scale  # (B, M)
-            d_logits_t, d_value_t, d_value_bias = poca_cpu.backward(
-                x, ctx.kernel.packed, value_bias, ctx.kernel.blocks, g,
-                ctx.dropout_p, ctx.kernel.seed)
-            # (N, B*L, M) -> (N, M, B*L) views: bmm reads them transposed.
-            d_logits = d_logits_t.transpose(1, 2)
-            d_value = d_value_t.transpose(1, 2)
-            keys, values = _to_blocks(x, N, key_weight.shape[2], shared_input,
-                                      split_first)
-        else:
-            keys, values, d_logits, d_value, d_value_bias = (
-                _FastPOCAFunction._torch_grads(ctx, grad_out, x, key_weight,
-                                               value_weight, value_bias,
-                                               keep))
-        d_key_weight = torch.bmm(d_logits, keys.transpose(1, 2))
-        d_value_weight = torch.bmm(d_value, values.transpose(1, 2))
-        d_x = None
-        if ctx.needs_input_grad[0]:
-            d_x = _from_blocks(
-                torch.bmm(key_weight.transpose(1, 2), d_logits),
-                torch.bmm(value_weight.transpose(1, 2), d_value), B, L,
-                shared_input, split_first).to(x.dtype)
-        d_key_bias = torch.zeros(N, M, dtype=value_bias.dtype,
-                                 device=value_bias.device)
-        return (d_x, d_key_weight, d_key_bias, d_value_weight,
-                d_value_bias.to(value_bias.dtype), None, None, None, None)
-
-    @staticmethod
-    def _torch_grads(ctx, grad_out, x, key_weight, value_weight, value_bias,
-                     keep):
-        """``dS`` and ``dV`` as ``(N, M, B*L)`` with PyTorch ops."""
-        B, _, L = x.shape
-        N, M = value_weight.shape[:2]
-        keys, values, attn, value = _attention_and_values(
-            x, key_weight, value_weight, ctx.layout)
-        dtype = attn.dtype
-        value = value.to(dtype)
-        g = (grad_out.t().to(dtype) * ctx.scale)[None, :, :, None]
-        if keep is not None:
-            mask = keep.to(dtype) / (1 - ctx.dropout_p)
-            value.add_(value_bias[..., None, None].to(dtype)).mul_(mask)
-            pooled = (attn * value).sum(-1, keepdim=True)
-            d_logits = attn * (value - pooled) * g
-            d_value = attn.mul_(mask).mul_(g)
-            d_value_bias = d_value.sum((2, 3))
-        else:
-            # sum_l A_l = 1: the value bias cancels in dS = A (V - P) g and
-            # its gradient is g for every block. Reuse the buffers in place.
-            pooled = (attn * value).sum(-1, keepdim=True)
-            d_logits = value.sub_(pooled).mul_(attn).mul_(g)
-            d_value = attn.mul_(g)
-            d_value_bias = g.sum((2, 3)).expand(N, M)
-        d_logits = d_logits.view(N, M, B * L).to(keys.dtype)
-        d_value = d_value.view(N, M, B * L).to(values.dtype)
-        return keys, values, d_logits, d_value, d_value_bias
 
 
 @MODELS.register_module()
@@ -303,7 +98,7 @@ class POCA(BaseModule):
             attention or extra linear layer; the reference path otherwise),
             ``'fast'`` (fail if it does not apply) or ``'reference'`` (the
             grouped-convolution formulation of :meth:`block_tensors`). The
-            fast path runs the fused kernels of :mod:`noah_mm.ops.poca_cpu`
+            fast path runs the fused kernels of :mod:`noah_mm.ops.poca`
             on fp32 CPU inputs and PyTorch ops elsewhere (CUDA, other dtypes,
             tracing and export). All give the same logits and gradients.
             Defaults to ``'auto'``.
@@ -406,10 +201,10 @@ class POCA(BaseModule):
     @property
     def fast_path_applies(self) -> bool:
         """Whether the configuration has a fast implementation."""
-        return (self.kernel_size == 1 and self.attention == 'spatial_softmax'
-                and self.aggregation in ('sum', 'mean')
-                and self.split in ('both', 'group')
-                and not self.shared_attention and not self.extra_linear)
+        return poca_op.fast_path_supports(self.kernel_size, self.attention,
+                                          self.aggregation, self.split,
+                                          self.shared_attention,
+                                          self.extra_linear)
 
     def reset_parameters(self) -> None:
         """Initialise like PyTorch's convolutions (Kaiming uniform, a=sqrt(5))."""
@@ -553,54 +348,16 @@ class POCA(BaseModule):
         return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Tracers (complexity counters, ONNX export) cannot see inside the
-        # fast path's autograd.Function: they get the reference ops.
-        if (self.impl == 'reference' or not self.fast_path_applies
-                or torch.jit.is_tracing()):
+        if poca_op.choose_impl(self.impl, x,
+                               self.fast_path_applies) == 'reference':
             return self.aggregate(self.block_tensors(x)['poca'])
         self._check_input(x)
-        B, C, H, W = x.shape
-        N = self.num_heads
-        scale = 1.0 if self.aggregation == 'sum' else 1.0 / (N * H * W)
-        dropout_p = self.dropout.p if (
-            self.training and isinstance(self.dropout, nn.Dropout)) else 0.0
-        layout = (self.key_channels, self.split == 'group',
-                  self.split == 'both'
-                  and self.channel_layout == 'split_first')
-        x = x.flatten(2)
-        kernel = None
-        if poca_cpu.applies(x):
-            x = x.contiguous()
-            # Drawn from torch's generator: torch.manual_seed reproduces it.
-            seed = int(torch.randint(0, 2**62, ())) if dropout_p else 0
-            kernel = _Kernel(
-                self._packed_weights(),
-                _kernel_blocks(layout, C, N, self.value_channels), seed)
-            if not (torch.is_grad_enabled() and (
-                    x.requires_grad or self.key_weight.requires_grad
-                    or self.key_bias.requires_grad
-                    or self.value_weight.requires_grad
-                    or self.value_bias.requires_grad)):
-                # Inference: skip the autograd.Function's bookkeeping.
-                return _kernel_logits(x, self.value_bias, scale, dropout_p,
-                                      kernel)
-        return _FastPOCAFunction.apply(x, self.key_weight.flatten(2),
-                                       self.key_bias,
-                                       self.value_weight.flatten(2),
-                                       self.value_bias, layout, scale,
-                                       dropout_p, kernel)
-
-    def _packed_weights(self) -> tuple:
-        """The projections' weights packed for the CPU kernels, cached until
-        the parameters change (an optimizer step, ``load_state_dict``)."""
-        key = tuple((w.data_ptr(), w._version)
-                    for w in (self.key_weight, self.value_weight))
-        cache = self.__dict__.get('_packed_cache')
-        if cache is None or cache[0] != key:
-            cache = (key, poca_cpu.pack_weights(self.key_weight.flatten(2),
-                                                self.value_weight.flatten(2)))
-            self.__dict__['_packed_cache'] = cache
-        return cache[1]
+        return poca_op.poca_logits(
+            x, self.key_weight, self.key_bias, self.value_weight,
+            self.value_bias, self.key_channels, self.split,
+            self.channel_layout, self.aggregation,
+            self.dropout.p if self.training
+            and isinstance(self.dropout, nn.Dropout) else 0.0)
 
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, num_classes='

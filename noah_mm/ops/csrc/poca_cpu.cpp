@@ -1,6 +1,6 @@
 // Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 //
-// Fused CPU kernels for POCA (see noah_mm/models/utils/poca.py for the maths).
+// Fused CPU kernels for POCA (see noah_mm/ops/poca.py for the maths).
 //
 // For block n, sample b and a panel of 16 classes m, the kernels compute the
 // key logits S = W_k F_k and the values V = W_v F_v for all L positions into
@@ -16,11 +16,20 @@
 // pre-packed by the caller as (N, M_pad/16, C_in, 16).
 //
 // Plain C++ with GCC/Clang vector extensions and no Python or torch headers:
-// it is compiled on first use with -march=native and loaded through ctypes
-// (noah_mm/ops/poca_cpu.py). Threads (OpenMP) split the class panels.
+// it is compiled on first use with -march=native, checked and loaded through
+// ctypes (noah_mm/ops/kernel_loader.py, noah_mm/ops/poca.py). The Python side
+// passes one NoahPocaArgs struct (declared at the end) and checks its layout
+// against noah_poca_abi() before the first call. Threads (OpenMP) split the
+// class panels.
+//
+// NaN and Inf propagate as in the reference (softmax of the key logits, then
+// the weighted sum): a NaN logit or value makes its output NaN, and a
+// non-finite key bias (which the softmax otherwise cancels) makes its class
+// NaN, in forward and backward.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
@@ -38,6 +47,10 @@ constexpr int kTile = 6;    // positions per micro-kernel tile
 inline v8 splat(float s) { return v8{s, s, s, s, s, s, s, s}; }
 inline v8 load(const float* p) { return *reinterpret_cast<const v8u*>(p); }
 inline void store(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
+// The running max of the key logits may drop a NaN (vmaxps returns b when
+// either is NaN); that is harmless: the NaN logit itself still reaches
+// exp2_nonpositive, whose NaN makes the softmax sum, and so every output of
+// the panel, NaN, as in the reference.
 inline v8 vmax(v8 a, v8 b) {
 #if defined(__AVX__)
   return __builtin_ia32_maxps256(a, b);  // one vmaxps, not compare + blend
@@ -68,12 +81,23 @@ inline v8 round_nearest(v8 t) {
 #endif
 }
 
+// max(lo, t) that keeps a NaN t (vmaxps returns its second operand when
+// either is NaN; the comparison form does the same).
+inline v8 clamp_below(v8 t, v8 lo) {
+#if defined(__AVX__)
+  return __builtin_ia32_maxps256(lo, t);
+#else
+  return t < lo ? lo : t;
+#endif
+}
+
 // 2^t for t <= 0 (softmax arguments in base 2 after the max is subtracted):
 // 2^n * p(r) with t = n + r, |r| <= 1/2, p a degree-5 minimax polynomial
-// (relative error below 3e-7 in fp32). Underflows to 2^-126 below -126,
-// where the softmax weight is zero to fp32 precision anyway.
+// (relative error below 3e-7 in fp32). Below -126.5 it is exactly 0 (the
+// exponent field of 2^-127 is 0), so 2^-inf = 0 as in the reference, where
+// the softmax weight is zero to fp32 precision anyway; a NaN t gives NaN.
 inline v8 exp2_nonpositive(v8 t) {
-  t = vmax(t, splat(-126.0f));
+  t = clamp_below(t, splat(-127.0f));
   const v8 n = round_nearest(t);
   const v8 r = t - n;
   v8 p = splat(1.327647129e-03f);
@@ -206,7 +230,8 @@ struct Problem {
   const float* wv;  // (N, P, Cv, 16)
   int B, C, L, N, M, Ck, Cv;
   int key_base, key_step, value_base, value_step;
-  const float* bias;   // (N, M) value bias
+  const float* bias;      // (N, M) value bias
+  const float* key_bias;  // (N, M): only whether it is finite matters
   uint32_t seed_lo, seed_hi;
   uint32_t threshold;  // dropout: keep an entry if hash >> 8 >= threshold
   float keep_scale;    // 1 / (1 - p); 0 threshold means no dropout
@@ -241,6 +266,20 @@ struct Problem {
       buf[i] = bias[static_cast<std::ptrdiff_t>(n) * M + m + i];
     *b0 = load(buf);
     *b1 = load(buf + 8);
+  }
+
+  // 0 where the key bias of block n, panel p is finite, NaN elsewhere. The
+  // softmax cancels a finite key bias; a non-finite one makes the reference's
+  // attention NaN, and adding this guard to the max does the same here.
+  void key_bias_guard(int n, int p, v8* k0, v8* k1) const {
+    float buf[kPanel] = {0};
+    const int m = p * kPanel;
+    for (int i = 0; i < kPanel && m + i < M; ++i) {
+      const float b = key_bias[static_cast<std::ptrdiff_t>(n) * M + m + i];
+      buf[i] = b - b;
+    }
+    *k0 = load(buf);
+    *k1 = load(buf + 8);
   }
 
   int panels() const { return (M + kPanel - 1) / kPanel; }
@@ -285,6 +324,10 @@ inline void logits_and_values(const Problem& q, const float* packed, int n,
                 mx0, mx1);
   project<false>(q.value_panel(n, p), q.packed_values(packed, n), q.Cv, q.L,
                  v, nullptr, nullptr);
+  v8 k0, k1;
+  q.key_bias_guard(n, p, &k0, &k1);
+  *mx0 += k0;
+  *mx1 += k1;
 }
 
 // Writes lanes [0, count) of a 16-wide row.
@@ -363,11 +406,38 @@ inline void exponentiate(const Problem& q, const float* s, float* weights,
   *sk1 = kDropout ? k_sum1 : e_sum1;
 }
 
+// Whether each (block, panel) of packed value weights is finite. The
+// attention form multiplies the weights by sum_l A_l F_l, the reference by
+// F_l before the sum; with an infinite weight the two differ (one infinity
+// against a NaN from infinities of both signs), so such panels take the
+// projected form, as the reference does.
+std::vector<uint8_t> finite_value_panels(const Problem& q) {
+  std::vector<uint8_t> finite(static_cast<size_t>(q.N) * q.panels(), 1);
+  if (q.Cv >= q.L) return finite;  // the projected form throughout
+  for (int n = 0; n < q.N; ++n) {
+    for (int p = 0; p < q.panels(); ++p) {
+      const float* w = q.value_panel(n, p);
+      v8 zero0 = splat(0.0f), zero1 = splat(0.0f);  // w - w: 0 or NaN
+      for (int k = 0; k < q.Cv; ++k) {
+        const v8 w0 = load(w + kPanel * k), w1 = load(w + kPanel * k + 8);
+        zero0 += w0 - w0;
+        zero1 += w1 - w1;
+      }
+      float lanes[kPanel];
+      store(lanes, zero0 + zero1);
+      float sum = 0.0f;
+      for (int i = 0; i < 8; ++i) sum += lanes[i];
+      finite[static_cast<size_t>(n) * q.panels() + p] = sum == 0.0f;
+    }
+  }
+  return finite;
+}
+
 // out (B, M), accumulated: out[b, m] += sum_n sum_l softmax_l(S) * V' with
 // V' = (V + bias) * keep (keep = 1 without dropout), for the class panels
-// [p0, p1).
-void forward_panels(const Problem& q, float* out, float* scratch, int p0,
-                    int p1) {
+// [p0, p1). `finite` is finite_value_panels(q).
+void forward_panels(const Problem& q, const uint8_t* finite, float* out,
+                    float* scratch, int p0, int p1) {
   if (p0 >= p1) return;
   const int B = q.B, C = q.C, L = q.L, N = q.N, M = q.M, Ck = q.Ck,
             Cv = q.Cv;
@@ -377,7 +447,7 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
   const bool dropout = q.dropout();
   // Few value channels (DeiT: 24 per block, 196 positions): contract the
   // attention with the value inputs instead of projecting the values.
-  const bool attention_form = Cv < L;
+  const bool few_values = Cv < L;
   for (int b = 0; b < B; ++b) {
     const float* xb = q.x + static_cast<std::ptrdiff_t>(b) * C * L;
     q.pack(b, packed);
@@ -390,10 +460,14 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
         if (dropout) q.entry_index(n, p, b, &i0, &i1);
         v8 se0 = splat(0.0f), se1 = splat(0.0f);  // sum_l e
         v8 sv0 = splat(0.0f), sv1 = splat(0.0f);  // sum_l e * V'
-        if (attention_form) {
+        if (few_values && finite[static_cast<size_t>(n) * q.panels() + p]) {
           mx0 = mx1 = splat(-__builtin_huge_valf());
           project<true>(q.key_panel(n, p), q.packed_keys(packed, n), Ck, L,
                         s, &mx0, &mx1);
+          v8 k0, k1;
+          q.key_bias_guard(n, p, &k0, &k1);
+          mx0 += k0;
+          mx1 += k1;
           // The contraction reads e * keep (in v); the bias adds
           // bias * sum_l e * keep.
           float* weights = dropout ? v : s;
@@ -431,13 +505,14 @@ void forward_panels(const Problem& q, float* out, float* scratch, int p0,
 }
 
 // Gradients of the logits and values, transposed: d_logits and d_values are
-// (N, B*L, M); d_bias (N, M) is accumulated; g (B, M) is the output
+// (N, B*L, M); d_bias and d_key_bias (N, M), the sums of d_values and
+// d_logits over b and l, are accumulated; g (B, M) is the output
 // gradient already scaled. With A = softmax_l(S), V' = (V + bias) * keep
 // and P = sum_l A V': dS = A (V' - P) g and dV = A keep g. For the class
 // panels [p0, p1).
 void backward_panels(const Problem& q, const float* g, float* d_logits,
-                     float* d_values, float* d_bias, float* scratch, int p0,
-                     int p1) {
+                     float* d_values, float* d_bias, float* d_key_bias,
+                     float* scratch, int p0, int p1) {
   if (p0 >= p1) return;
   const int B = q.B, L = q.L, N = q.N, M = q.M;
   float* s = scratch;
@@ -471,7 +546,8 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
         const v8 inv0 = splat(1.0f) / se0, inv1 = splat(1.0f) / se1;
         const v8 p0v = sv0 * inv0, p1v = sv1 * inv1;
         const v8 ga0 = g0 * inv0, ga1 = g1 * inv1;  // g / sum_e
-        v8 db0 = splat(0.0f), db1 = splat(0.0f);
+        v8 db0 = splat(0.0f), db1 = splat(0.0f);  // sum_l dV
+        v8 dk0 = splat(0.0f), dk1 = splat(0.0f);  // sum_l dS
         const std::ptrdiff_t base = (n * rows + static_cast<std::ptrdiff_t>(b) * L) * M + m;
         for (int l = 0; l < L; ++l) {
           const v8 ag0 = load(s + kPanel * l) * ga0;  // A * g
@@ -485,6 +561,8 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
           }
           db0 += dv0;
           db1 += dv1;
+          dk0 += ds0;
+          dk1 += ds1;
           store_row(d_logits + base + static_cast<std::ptrdiff_t>(l) * M, ds0, ds1, count);
           store_row(d_values + base + static_cast<std::ptrdiff_t>(l) * M, dv0, dv1, count);
         }
@@ -492,6 +570,9 @@ void backward_panels(const Problem& q, const float* g, float* d_logits,
         float prev[kPanel] = {0};
         for (int i = 0; i < count; ++i) prev[i] = dst[i];
         store_row(dst, load(prev) + db0, load(prev + 8) + db1, count);
+        dst = d_key_bias + static_cast<std::ptrdiff_t>(n) * M + m;
+        for (int i = 0; i < count; ++i) prev[i] = dst[i];
+        store_row(dst, load(prev) + dk0, load(prev + 8) + dk1, count);
       }
     }
   }
@@ -517,27 +598,78 @@ void over_panels(int panels, int threads, float* scratch, int64_t stride,
 #endif
 }
 
-// Dropout as the kernels take it: probability p in [0, 1) and a 64-bit seed.
-Problem make_problem(const float* x, const float* wk, const float* wv,
-                     const float* bias, int B, int C, int L, int N, int M,
-                     int Ck, int Cv, int key_base, int key_step,
-                     int value_base, int value_step, float dropout_p,
-                     uint64_t seed) {
-  Problem q{x, wk, wv, B, C, L, N, M, Ck, Cv,
-            key_base, key_step, value_base, value_step, bias,
-            static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
-            0u, 1.0f};
-  if (dropout_p > 0) {
-    // hash >> 8 is uniform on [0, 2^24): keep it when >= p * 2^24.
-    q.threshold = static_cast<uint32_t>(dropout_p * 16777216.0f + 0.5f);
-    if (q.threshold == 0) q.threshold = 1;
-    q.keep_scale = 1.0f / (1.0f - dropout_p);
-  }
-  return q;
-}
 }  // namespace
 
 extern "C" {
+
+// Everything one call of noah_poca_forward / noah_poca_backward reads and
+// writes. Mirrored field by field by the ctypes.Structure in
+// noah_mm/ops/poca.py; noah_poca_abi() reports its size and field offsets so
+// the loader refuses a library whose layout differs.
+struct NoahPocaArgs {
+  const float* x;             // (B, C, L) input map
+  const float* key_weight;    // packed (N, P, C_k, 16), scaled by log2(e)
+  const float* value_weight;  // packed (N, P, C_v, 16)
+  const float* key_bias;      // (N, M): only whether it is finite matters
+  const float* value_bias;    // (N, M)
+  const float* grad;          // (B, M) output gradient (backward)
+  float* out;                 // (B, M) logits, accumulated (forward)
+  float* d_logits;            // (N, B*L, M) key-logit gradient (backward)
+  float* d_values;            // (N, B*L, M) value gradient (backward)
+  float* d_value_bias;        // (N, M), accumulated (backward)
+  float* d_key_bias;          // (N, M), accumulated (backward)
+  float* scratch;             // threads x scratch_stride floats
+  int64_t scratch_stride;     // noah_poca_scratch(N * (C_k + C_v), L)
+  int32_t batch, channels, length, blocks, classes;  // B, C, L, N, M
+  int32_t key_channels, value_channels;              // C_k, C_v per block
+  // Block n reads keys from channel key_base + n * key_step on and values
+  // from value_base + n * value_step on.
+  int32_t key_base, key_step, value_base, value_step;
+  int32_t threads;  // OpenMP threads splitting the class panels
+  float dropout_p;  // dropout on the values, in [0, 1)
+  uint64_t seed;    // dropout seed
+};
+
+// Bumped whenever NoahPocaArgs or an exported signature changes.
+constexpr int kAbiVersion = 2;
+
+// Writes sizeof(NoahPocaArgs) and the offset of each of its fields, in
+// declaration order, to layout[0:capacity]; returns the ABI version.
+int noah_poca_abi(int64_t* layout, int capacity) {
+  const int64_t values[] = {
+      sizeof(NoahPocaArgs),
+      offsetof(NoahPocaArgs, x),
+      offsetof(NoahPocaArgs, key_weight),
+      offsetof(NoahPocaArgs, value_weight),
+      offsetof(NoahPocaArgs, key_bias),
+      offsetof(NoahPocaArgs, value_bias),
+      offsetof(NoahPocaArgs, grad),
+      offsetof(NoahPocaArgs, out),
+      offsetof(NoahPocaArgs, d_logits),
+      offsetof(NoahPocaArgs, d_values),
+      offsetof(NoahPocaArgs, d_value_bias),
+      offsetof(NoahPocaArgs, d_key_bias),
+      offsetof(NoahPocaArgs, scratch),
+      offsetof(NoahPocaArgs, scratch_stride),
+      offsetof(NoahPocaArgs, batch),
+      offsetof(NoahPocaArgs, channels),
+      offsetof(NoahPocaArgs, length),
+      offsetof(NoahPocaArgs, blocks),
+      offsetof(NoahPocaArgs, classes),
+      offsetof(NoahPocaArgs, key_channels),
+      offsetof(NoahPocaArgs, value_channels),
+      offsetof(NoahPocaArgs, key_base),
+      offsetof(NoahPocaArgs, key_step),
+      offsetof(NoahPocaArgs, value_base),
+      offsetof(NoahPocaArgs, value_step),
+      offsetof(NoahPocaArgs, threads),
+      offsetof(NoahPocaArgs, dropout_p),
+      offsetof(NoahPocaArgs, seed),
+  };
+  const int count = static_cast<int>(sizeof(values) / sizeof(values[0]));
+  for (int i = 0; i < count && i < capacity; ++i) layout[i] = values[i];
+  return kAbiVersion;
+}
 
 int noah_poca_panel() { return kPanel; }
 
@@ -575,46 +707,55 @@ int noah_poca_openmp() {
 #endif
 }
 
-// See forward_panels; scratch holds `threads` slices of `stride` floats.
-void noah_poca_forward(const float* x, const float* wk, const float* wv,
-                       const float* bias, int B, int C, int L, int N, int M,
-                       int Ck, int Cv, int key_base, int key_step,
-                       int value_base, int value_step, float dropout_p,
-                       uint64_t seed, float* out, float* scratch,
-                       int64_t stride, int threads) {
-  const Problem q = make_problem(x, wk, wv, bias, B, C, L, N, M, Ck, Cv,
-                                 key_base, key_step, value_base, value_step,
-                                 dropout_p, seed);
-  over_panels(q.panels(), threads, scratch, stride,
+}  // extern "C"
+
+namespace {
+// The kernels' view of a call: dropout as a hash threshold.
+Problem make_problem(const NoahPocaArgs& a) {
+  Problem q{a.x, a.key_weight, a.value_weight, a.batch, a.channels, a.length,
+            a.blocks, a.classes, a.key_channels, a.value_channels,
+            a.key_base, a.key_step, a.value_base, a.value_step, a.value_bias,
+            a.key_bias, static_cast<uint32_t>(a.seed),
+            static_cast<uint32_t>(a.seed >> 32), 0u, 1.0f};
+  if (a.dropout_p > 0) {
+    // hash >> 8 is uniform on [0, 2^24): keep it when >= p * 2^24.
+    q.threshold = static_cast<uint32_t>(a.dropout_p * 16777216.0f + 0.5f);
+    if (q.threshold == 0) q.threshold = 1;
+    q.keep_scale = 1.0f / (1.0f - a.dropout_p);
+  }
+  return q;
+}
+}  // namespace
+
+extern "C" {
+
+// See forward_panels.
+void noah_poca_forward(const NoahPocaArgs* a) {
+  const Problem q = make_problem(*a);
+  const std::vector<uint8_t> finite = finite_value_panels(q);
+  over_panels(q.panels(), a->threads, a->scratch, a->scratch_stride,
               [&](float* buf, int p0, int p1) {
-                forward_panels(q, out, buf, p0, p1);
+                forward_panels(q, finite.data(), a->out, buf, p0, p1);
               });
 }
 
-// See backward_panels; scratch holds `threads` slices of `stride` floats.
-void noah_poca_backward(const float* x, const float* wk, const float* wv,
-                        const float* bias, const float* g, int B, int C,
-                        int L, int N, int M, int Ck, int Cv, int key_base,
-                        int key_step, int value_base, int value_step,
-                        float dropout_p, uint64_t seed, float* d_logits,
-                        float* d_values, float* d_bias, float* scratch,
-                        int64_t stride, int threads) {
-  const Problem q = make_problem(x, wk, wv, bias, B, C, L, N, M, Ck, Cv,
-                                 key_base, key_step, value_base, value_step,
-                                 dropout_p, seed);
-  over_panels(q.panels(), threads, scratch, stride,
+// See backward_panels.
+void noah_poca_backward(const NoahPocaArgs* a) {
+  const Problem q = make_problem(*a);
+  over_panels(q.panels(), a->threads, a->scratch, a->scratch_stride,
               [&](float* buf, int p0, int p1) {
-                backward_panels(q, g, d_logits, d_values, d_bias, buf, p0,
-                                p1);
+                backward_panels(q, a->grad, a->d_logits, a->d_values,
+                                a->d_value_bias, a->d_key_bias, buf, p0, p1);
               });
 }
 
 // The dropout keep-scale (0 or 1/(1-p)) of every entry (N, M, B, L), as the
-// kernels draw it; for tests and analysis.
-void noah_poca_dropout_mask(int N, int M, int B, int L, float dropout_p,
-                            uint64_t seed, float* out) {
-  const Problem q = make_problem(nullptr, nullptr, nullptr, nullptr, B, 0, L,
-                                 N, M, 0, 0, 0, 0, 0, 0, dropout_p, seed);
+// kernels draw it (for tests and analysis); reads blocks, classes, batch,
+// length, dropout_p and seed of `a`, writes `out`.
+void noah_poca_dropout_mask(const NoahPocaArgs* a) {
+  const Problem q = make_problem(*a);
+  const int N = a->blocks, M = a->classes, B = a->batch, L = a->length;
+  float* out = a->out;
   const std::ptrdiff_t per_class = static_cast<std::ptrdiff_t>(B) * L;
   for (int n = 0; n < N; ++n) {
     for (int p = 0; p < q.panels(); ++p) {

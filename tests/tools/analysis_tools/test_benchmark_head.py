@@ -1,6 +1,4 @@
 """benchmark_head.py runs and reports what it promises (no timing asserted)."""
-import sys
-
 import torch
 from tool_loader import load_tool
 
@@ -18,17 +16,9 @@ def test_saved_bytes_counts_distinct_storages_without_parameters():
     assert bench.saved_bytes(fn, {weight.data_ptr()}) == (3 * 4 + 3 * 8) * 4
 
 
-def test_one_small_run_prints_every_column(monkeypatch, capsys):
-    threads = torch.get_num_threads()
-    monkeypatch.setattr(sys, 'argv', [
-        'benchmark_head.py', '--shapes', 'deit-tiny', '--batches', '1',
-        '--threads', '1', '--rounds', '1'
-    ])
-    try:
-        bench.main()
-    finally:
-        torch.set_num_threads(threads)
-    out = capsys.readouterr().out
+def test_one_small_run_prints_every_column(run_main):
+    out = run_main(bench, '--shapes', 'deit-tiny', '--batches', '1',
+                   '--threads', '1', '--rounds', '1')
     assert 'fast = fused CPU kernels' in out
     for column in ('fast/gemm', 'eager/gemm', 'conv/gemm', 'conv/fast',
                    'saved fast/conv'):
@@ -41,3 +31,21 @@ def test_one_small_run_prints_every_column(monkeypatch, capsys):
     # attention and value tensors (2*4*1000*196) and its block inputs.
     saved_ratio = float(rows[1][9])
     assert 0 < saved_ratio < 0.05
+
+
+def test_compile_column_times_a_compiled_head_that_runs_the_kernels(
+        run_main):
+    # aot_eager: Dynamo and AOTAutograd as with inductor, without codegen.
+    out = run_main(bench, '--shapes', 'deit-tiny', '--batches', '2',
+                   '--threads', '1', '--rounds', '1', '--compile',
+                   '--backend', 'aot_eager')
+    assert "backend='aot_eager', fullgraph=True" in out
+    for column in ('comp/fast', 'compile s', 'comp |d|', 'kernel calls'):
+        assert column in out
+    rows = [line.split() for line in out.splitlines()
+            if line.startswith('deit-tiny')]
+    assert [r[3] for r in rows] == ['fwd', 'fwd+bwd']
+    # fwd: one forward kernel call, fwd+bwd: forward and backward; the
+    # compiled head agrees with the eager one.
+    assert [int(r[-1]) for r in rows] == [1, 2]
+    assert all(float(r[-2]) <= 1e-4 for r in rows)

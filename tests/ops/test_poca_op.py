@@ -1,11 +1,9 @@
-"""The fused POCA CPU kernels against the reference formulation."""
-import os
-import stat
-
+"""POCA's operation (fused CPU kernels and PyTorch path) against the
+reference formulation."""
 import pytest
 import torch
 
-from noah_mm.ops import poca_cpu
+from noah_mm.ops import poca as poca_op
 from poca_testing import assert_same_gradients, fast_and_reference as pair
 
 # (in_channels, num_heads, POCA kwargs): both channel layouts, the
@@ -26,21 +24,22 @@ MAPS = [(1, 1), (2, 3), (7, 7), (14, 14)]
 def kernel_calls(monkeypatch):
     """Counts calls into the kernels, so a test knows they really ran."""
     calls = {'forward': 0, 'backward': 0}
-    for name in calls:
-        original = getattr(poca_cpu, name)
+    original = poca_op._call
 
-        def spy(*args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(*args, **kwargs)
+    def spy(name, *args, **kwargs):
+        calls[name[len('noah_poca_'):]] += 1
+        return original(name, *args, **kwargs)
 
-        monkeypatch.setattr(poca_cpu, name, spy)
+    monkeypatch.setattr(poca_op, '_call', spy)
     return calls
 
 
 def test_kernels_build_here():
-    # The CI machine has a C++ compiler; elsewhere POCA falls back (below).
-    assert poca_cpu.enabled()
-    assert poca_cpu.available(), poca_cpu._state['error']
+    # The CI machine has a C++ compiler; elsewhere POCA falls back
+    # (tests/ops/test_kernel_cache.py).
+    status = poca_op.kernel_status()
+    assert status.available, status.error
+    assert status.path.endswith('.so')
 
 
 @pytest.mark.parametrize('hw', MAPS, ids=str)
@@ -117,13 +116,13 @@ def test_other_dtypes_use_the_pytorch_path(kernel_calls):
 
 def test_dropout_mask_is_seeded_and_drops_at_the_rate():
     shape, p = (4, 37, 3, 49), 0.3
-    mask = poca_cpu.dropout_mask(shape, p, seed=123)
+    mask = poca_op.dropout_mask(shape, p, seed=123)
     kept = mask[mask != 0]
     torch.testing.assert_close(kept, torch.full_like(kept, 1 / (1 - p)))
     dropped = (mask == 0).float().mean().item()
     assert abs(dropped - p) < 0.015  # 21756 draws: 5 standard deviations
-    assert torch.equal(mask, poca_cpu.dropout_mask(shape, p, seed=123))
-    assert not torch.equal(mask, poca_cpu.dropout_mask(shape, p, seed=124))
+    assert torch.equal(mask, poca_op.dropout_mask(shape, p, seed=123))
+    assert not torch.equal(mask, poca_op.dropout_mask(shape, p, seed=124))
 
 
 @pytest.mark.parametrize('C,N,kwargs', VARIANTS, ids=str)
@@ -143,7 +142,7 @@ def test_dropout_matches_reference_with_the_same_mask(C, N, kwargs, hw,
     torch.manual_seed(7)
     seed = int(torch.randint(0, 2**62, ()))  # the draw POCA made
     L = hw[0] * hw[1]
-    mask = poca_cpu.dropout_mask((N, M, B, L), p, seed)
+    mask = poca_op.dropout_mask((N, M, B, L), p, seed)
     mask = mask.permute(2, 0, 1, 3).reshape(B, N, M, *hw)
     tensors = ref.block_tensors(x2)
     out2 = (tensors['attention'] * tensors['value'] * mask).sum((1, 3, 4))
@@ -158,46 +157,11 @@ def test_dropout_matches_reference_with_the_same_mask(C, N, kwargs, hw,
     assert not torch.allclose(fast(x), out1)
 
 
-@pytest.fixture
-def fresh_build(monkeypatch, tmp_path):
-    """Kernels not yet built, built into an empty directory."""
-    monkeypatch.setattr(poca_cpu, '_state',
-                        dict(lib=None, tried=False, error=None))
-    monkeypatch.setenv('NOAH_MM_KERNEL_DIR', str(tmp_path))
-    return tmp_path
-
-
-def test_build_is_cached_by_source_flags_and_cpu(fresh_build, monkeypatch):
-    assert poca_cpu.available()
-    built = sorted(os.listdir(fresh_build))
-    assert len(built) == 1 and built[0].endswith('.so')
-    mtime = os.stat(fresh_build / built[0]).st_mtime_ns
-    monkeypatch.setattr(poca_cpu, '_state',
-                        dict(lib=None, tried=False, error=None))
-    assert poca_cpu.available()  # loads the cached library, no rebuild
-    assert sorted(os.listdir(fresh_build)) == built
-    assert os.stat(fresh_build / built[0]).st_mtime_ns == mtime
-
-
-def test_failed_build_warns_once_and_falls_back(fresh_build, monkeypatch):
-    broken = fresh_build / 'broken-c++'
-    broken.write_text('#!/bin/sh\necho "no compiler here" >&2\nexit 1\n')
-    broken.chmod(broken.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv('CXX', str(broken))
-    fast, ref = pair(32, 4, 10, key_ratio=0.25)
-    x = torch.randn(2, 32, 3, 3)
-    with pytest.warns(UserWarning, match='NOAH_MM_CPU_KERNELS=0'):
-        out = fast(x)
-    torch.testing.assert_close(out, ref(x), rtol=1e-5, atol=1e-5)
-    assert not poca_cpu.available()
-    assert 'no compiler here' in poca_cpu._state['error']
-    assert not any(p.suffix == '.so' for p in fresh_build.iterdir())
-
-
 def test_environment_switch_turns_the_kernels_off(monkeypatch,
                                                    kernel_calls):
     monkeypatch.setenv('NOAH_MM_CPU_KERNELS', '0')
-    assert not poca_cpu.available()
+    assert not poca_op.kernel_status().available
+    assert 'NOAH_MM_CPU_KERNELS=0' in poca_op.kernel_status().error
     fast, ref = pair(32, 4, 10, key_ratio=0.25)
     x = torch.randn(2, 32, 3, 3)
     torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
