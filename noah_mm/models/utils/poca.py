@@ -351,7 +351,6 @@ class POCA(BaseModule):
         if poca_op.choose_impl(self.impl, x,
                                self.fast_path_applies) == 'reference':
             return self.aggregate(self.block_tensors(x)['poca'])
-        self._check_input(x)
         return poca_op.poca_logits(
             x, self.key_weight, self.key_bias, self.value_weight,
             self.value_bias, self.key_channels, self.split,
