@@ -7,6 +7,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from noah_mm.models.utils.checks import check_bool
 from noah_mm.registry import MODELS
 
 
@@ -135,7 +136,7 @@ class MobileNetV3Small(BaseBackbone):
                              f', got {frozen_stages!r}.')
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self.norm_eval = check_bool('norm_eval', norm_eval)
 
         common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         self.layers = []

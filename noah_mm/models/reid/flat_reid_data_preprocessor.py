@@ -3,6 +3,7 @@
 import torch
 from mmdet.models.data_preprocessors import ReIDDataPreprocessor
 
+from noah_mm.models.utils.checks import check_bool_kwargs
 from noah_mm.registry import DET_MODELS
 
 
@@ -24,6 +25,10 @@ class FlatReIDDataPreprocessor(ReIDDataPreprocessor):
         **kwargs: :class:`ReIDDataPreprocessor` arguments (``mean``,
             ``std``, ``to_rgb``, ``pad_size_divisor``, ...).
     """
+
+    def __init__(self, **kwargs):
+        check_bool_kwargs(ReIDDataPreprocessor, kwargs)
+        super().__init__(**kwargs)
 
     def forward(self, data: dict, training: bool = False) -> dict:
         """Unpack the image groups, then preprocess as the parent does.

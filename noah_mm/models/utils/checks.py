@@ -68,15 +68,17 @@ def check_bool(name: str, value: Any) -> bool:
 
 def bool_parameters(target: type) -> Iterable[str]:
     """The ``__init__`` parameters of ``target`` and its parent classes whose
-    default is a ``bool``."""
+    default is a ``bool``; a parent counts only while every ``__init__``
+    below it passes ``**kwargs`` on."""
     names = set()
     for cls in target.__mro__:
         init = cls.__dict__.get('__init__')
         if init is None or cls is object:
             continue
-        for param in inspect.signature(init).parameters.values():
-            if isinstance(param.default, bool):
-                names.add(param.name)
+        params = inspect.signature(init).parameters.values()
+        names.update(p.name for p in params if isinstance(p.default, bool))
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
     return sorted(names)
 
 

@@ -103,6 +103,11 @@ VALID_ARGS = {
                  img_size=16, patch_size=8),
     'PyramidVisionTransformerCls': dict(embed_dims=8, num_layers=[1] * 4),
     'PretrainedPVT': dict(embed_dims=8, num_layers=[1] * 4),
+    'MobileNetV3Small': dict(),
+    'NOAHReIDHead': dict(in_channels=8, out_channels=4, num_heads=2,
+                         num_classes=3,
+                         loss_cls=dict(type='mmpretrain.CrossEntropyLoss')),
+    'FlatReIDDataPreprocessor': dict(),
 }
 # Boolean switches reached through a pass-through dict.
 NESTED = {
