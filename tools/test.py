@@ -4,7 +4,7 @@
 Same command line as mmpretrain's ``tools/test.py`` (the essentials) and the
 same runner (the config's ``runner_type``; ``NOAHRunner`` when it names
 none): works on CPU-only machines, single process or ``tools/dist_test.sh``
-(gloo), and on GPUs unchanged. The checkpoint is verified before it is read
+(gloo), and on GPUs unchanged. The checkpoint is verified (zip CRCs) and read
 with torch's safe ``weights_only`` loader: a damaged or foreign file fails
 with :class:`noah_mm.engine.CorruptedCheckpointError` naming it.
 
@@ -28,7 +28,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 
 import noah_mm  # noqa: E402,F401  (registers NOAHRunner and the modules)
-from noah_mm.engine import build_runner, verify_checkpoint  # noqa: E402
+from noah_mm.engine import build_runner  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -95,13 +95,10 @@ def format_metrics(metrics: dict) -> str:
 
 def main(argv=None):
     args = parse_args(argv)
-    if '://' not in args.checkpoint:
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(
-                f'checkpoint {args.checkpoint!r} does not exist: give the '
-                'path of a .pth file written by tools/train.py')
-        # before the model and data are built: fail fast on a bad file
-        verify_checkpoint(args.checkpoint)
+    if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
+        raise FileNotFoundError(
+            f'checkpoint {args.checkpoint!r} does not exist: give the path '
+            'of a .pth file written by tools/train.py')
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = build_runner(cfg)
     metrics = runner.test()

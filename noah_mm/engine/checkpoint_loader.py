@@ -11,11 +11,10 @@ without saying which file or what to do.
 :func:`verify_checkpoint` checks a file before it is unpickled: it must be a
 complete zip archive whose every member matches its CRC-32 (or a legacy,
 pre-zip torch pickle, which has no checksums). The checksums are computed on a
-memory map of the file, so the check costs one pass of ``zlib.crc32`` over the
-bytes and leaves them in the page cache for the load that follows (see
-``docs/en/training_behaviour.md`` for the measured overhead). Files already
-verified in this process and unchanged since (same size, modification time and
-inode) are not checked again.
+memory map of the file (by a few threads for large files), so the check costs
+one pass of ``zlib.crc32`` over the bytes and leaves them in the page cache
+for the load that follows (see
+``docs/en/training_behaviour.md`` for the measured overhead).
 
 :func:`load_from_local` is registered for local paths (mmengine's
 ``CheckpointLoader`` scheme ``''``) when :mod:`noah_mm` is imported, so every
@@ -32,7 +31,7 @@ import pickle
 import struct
 import zipfile
 import zlib
-from typing import Dict, Tuple
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from mmengine.runner import CheckpointLoader
@@ -54,9 +53,10 @@ _ZIP_MAGIC = b'PK\x03\x04'
 # write a pickle stream; its first byte is the PROTO opcode.
 _PICKLE_PROTO = b'\x80'
 _LOCAL_HEADER = struct.Struct('<4sHHHHHIIIHH')
-
-# Files verified in this process: path -> (size, mtime_ns, inode).
-_verified: Dict[str, Tuple[int, int, int]] = {}
+# Checksums of archives from this size on are computed by up to this many
+# threads.
+_THREADED_BYTES = 16 * 2**20
+_CRC_THREADS = 4
 
 
 class CorruptedCheckpointError(ValueError):
@@ -76,15 +76,17 @@ def _damaged(filename: str, what: str) -> CorruptedCheckpointError:
 
 
 def _check_members(filename: str, zf: zipfile.ZipFile, data) -> None:
-    """Compare every member's CRC-32 with its bytes in ``data`` (a map)."""
+    """Compare every member's CRC-32 with its bytes in ``data`` (a map).
+
+    The checksums of large archives are computed by a few threads
+    (``zlib.crc32`` releases the GIL), on views of the map (no copies).
+    """
+    spans = []  # (info, begin, end) of the stored members
     for info in zf.infolist():
         if info.compress_type != zipfile.ZIP_STORED:
-            # torch stores members uncompressed; anything else goes through
-            # zipfile, which checks the CRC while reading.
-            with zf.open(info) as member:
-                while member.read(1 << 24):
-                    pass
-            continue
+            # torch writes (and reads) uncompressed members only
+            raise _damaged(filename, f'is damaged: member {info.filename!r} '
+                           'is not stored the way torch.save stores it')
         start = info.header_offset
         header = data[start:start + _LOCAL_HEADER.size]
         if len(header) < _LOCAL_HEADER.size:
@@ -103,14 +105,29 @@ def _check_members(filename: str, zf: zipfile.ZipFile, data) -> None:
         if end > len(data):
             raise _damaged(filename, f'is truncated: member '
                            f'{info.filename!r} ends beyond the file')
-        if zlib.crc32(data[begin:end]) != info.CRC:
+        spans.append((info, begin, end))
+    view, views = memoryview(data), []
+    try:
+        views = [view[begin:end] for _, begin, end in spans]
+        workers = min(_CRC_THREADS, os.cpu_count() or 1)
+        if workers > 1 and len(data) >= _THREADED_BYTES:
+            with ThreadPoolExecutor(workers) as pool:
+                crcs = list(pool.map(zlib.crc32, views))
+        else:
+            crcs = [zlib.crc32(v) for v in views]
+    finally:
+        for v in views:  # the map cannot close while views exist
+            v.release()
+        view.release()
+    for (info, _, _), crc in zip(spans, crcs):
+        if crc != info.CRC:
             raise _damaged(
                 filename, f'is corrupted: the bytes of member '
                 f'{info.filename!r} do not match their CRC-32 checksum '
                 '(flipped bits on disk or in transfer)')
 
 
-def verify_checkpoint(filename: str, force: bool = False) -> None:
+def verify_checkpoint(filename: str) -> None:
     """Check that ``filename`` is a complete, undamaged torch checkpoint.
 
     A zip checkpoint (what ``torch.save`` writes) must have its end record
@@ -120,8 +137,6 @@ def verify_checkpoint(filename: str, force: bool = False) -> None:
 
     Args:
         filename (str): Local checkpoint path.
-        force (bool): Check even when the file was verified before in this
-            process and has not changed since. Defaults to False.
 
     Raises:
         FileNotFoundError: ``filename`` does not exist.
@@ -133,19 +148,13 @@ def verify_checkpoint(filename: str, force: bool = False) -> None:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint file {filename!r} can not be '
                                 'found.')
-    st = os.stat(filename)
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino)
-    key = osp.realpath(filename)
-    if not force and _verified.get(key) == stamp:
-        return
-    if st.st_size == 0:
+    if osp.getsize(filename) == 0:
         raise _damaged(filename, 'is empty (0 bytes): it was probably '
                        'interrupted while being written')
     with open(filename, 'rb') as f:
         magic = f.read(4)
         if magic.startswith(_PICKLE_PROTO):
-            _verified[key] = stamp  # legacy format: nothing to check
-            return
+            return  # legacy format: nothing to check
         if magic != _ZIP_MAGIC:
             raise _damaged(
                 filename, f'is not a checkpoint (it starts with {magic!r}, '
@@ -155,12 +164,14 @@ def verify_checkpoint(filename: str, force: bool = False) -> None:
             try:
                 with zipfile.ZipFile(f) as zf:
                     _check_members(filename, zf, data)
-            except zipfile.BadZipFile as e:
+            except (zipfile.BadZipFile, ValueError, OverflowError,
+                    NotImplementedError, struct.error) as e:
+                if isinstance(e, CorruptedCheckpointError):
+                    raise
                 raise _damaged(
                     filename, 'is truncated or damaged: its zip directory '
                     f'cannot be read ({e}); it was probably interrupted '
                     'while being written or copied') from e
-    _verified[key] = stamp
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)

@@ -4,7 +4,7 @@ import os.path as osp
 import re
 from typing import List, Optional, Sequence
 
-from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.fileio import get_file_backend
 from mmengine.logging import print_log
 
 from .checkpoint_loader import CorruptedCheckpointError, verify_checkpoint
@@ -25,12 +25,15 @@ def _step(pattern, path: str) -> int:
 
 
 def is_local_path(path: str) -> bool:
-    """Whether mmengine's file I/O treats ``path`` as a local file path.
+    """Whether ``path`` is a local file path, not a URI (``s3://...``).
+
+    mmengine's file I/O sends paths without ``'://'`` to the local backend
+    and the others to the backend registered for their prefix.
 
     Args:
         path (str): A file or directory path or URI.
     """
-    return isinstance(get_file_backend(path), LocalBackend)
+    return '://' not in str(path)
 
 
 def _listed(directory: str) -> List[str]:

@@ -66,9 +66,10 @@ def main(argv=None) -> dict:
         size = make_checkpoint(args.config, path)
         steps = {
             'torch.load': lambda: torch.load(path, map_location='cpu'),
-            'verify': lambda: verify_checkpoint(path, force=True),
-            'verify + torch.load': lambda: (verify_checkpoint(
-                path, force=True), torch.load(path, map_location='cpu')),
+            'verify': lambda: verify_checkpoint(path),
+            'verify + torch.load': lambda: (verify_checkpoint(path),
+                                            torch.load(path,
+                                                       map_location='cpu')),
         }
         for step in steps.values():  # warm-up: page cache, allocator
             step()

@@ -1,9 +1,9 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """Check the data sets before a run and name the file a sample fails on."""
 import os.path as osp
-from collections import Counter
 from typing import Iterator, List, Optional
 
+from mmengine.fileio import get_file_backend
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop
@@ -88,14 +88,23 @@ def _class_folder_root(dataset) -> Optional[str]:
     return getattr(dataset, 'img_prefix', None)
 
 
-def _empty_classes(dataset) -> List[str]:
-    """Classes of a folder-layout data set without any sample."""
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    counts = Counter(
-        int(info['gt_label']) for info in dataset.data_list
-        if 'gt_label' in info)
-    return [c for i, c in enumerate(_classes(dataset)) if counts[i] == 0]
+def _empty_class_folders(dataset, root: str) -> List[str]:
+    """Class folders of a folder-layout data set without a valid file.
+
+    Looks at the folders themselves (stopping at the first valid file of
+    each), so it costs one directory listing per class, not a pass over the
+    samples.
+    """
+    backend = get_file_backend(root, enable_singleton=True)
+    is_valid = getattr(dataset, 'is_valid_file', lambda name: True)
+    empty = []
+    for folder in sorted(dataset.folder_to_idx):
+        path = backend.join_path(root, folder)
+        files = backend.list_dir_or_file(
+            path, list_dir=False, list_file=True, recursive=True)
+        if not any(is_valid(name) for name in files):
+            empty.append(path)
+    return empty
 
 
 @HOOKS.register_module()
@@ -170,11 +179,10 @@ class DatasetCheckHook(Hook):
     @staticmethod
     def _check_empty_folders(split: str, dataset) -> None:
         root = _class_folder_root(dataset)
-        if root is None or _classes(dataset) is None:
+        if root is None:
             return
-        empty = _empty_classes(dataset)
-        if empty:
-            folders = [osp.join(root, c) for c in empty]
+        folders = _empty_class_folders(dataset, root)
+        if folders:
             raise DatasetMismatchError(
                 f'The {split} set has empty class folders: {folders}. Every '
                 'sub-folder of an image-folder data set is a class, so an '
