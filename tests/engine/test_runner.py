@@ -3,6 +3,7 @@
 
 Runs are in process on a tiny image-folder data set (3 classes, 16x16).
 """
+import ast
 import glob
 import io
 import os
@@ -35,13 +36,41 @@ def _all_configs():
         if f'{osp.sep}_base_{osp.sep}' not in path)
 
 
+RUNTIME = osp.join(ROOT, 'configs', '_base_', 'default_runtime_noah.py')
+
+
+def _local_bases(path):
+    """The repository files a config lists in ``_base_`` (not ``pkg::``)."""
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == '_base_' for t in node.targets):
+            value = ast.literal_eval(node.value)
+            bases = [value] if isinstance(value, str) else value
+            return [
+                osp.normpath(osp.join(osp.dirname(path), b)) for b in bases
+                if '::' not in b
+            ]
+    return []
+
+
+def _inherits_runtime(path):
+    return any(base == RUNTIME or _inherits_runtime(base)
+               for base in _local_bases(path))
+
+
 def test_every_config_names_the_runner():
-    """Every config in configs/ inherits runner_type and the import."""
+    """Every config in configs/ inherits default_runtime_noah.py (once), so
+    runner_type and the import come with it."""
     configs = _all_configs()
     assert len(configs) > 80  # the zoo, baselines, ablations, det, demo
-    for rel in configs:
+    missing = [c for c in configs if not _inherits_runtime(osp.join(ROOT, c))]
+    assert missing == []
+    # merged for real: a zoo config, one on a full stock config, a det one
+    for rel in ('configs/noah/resnet18_noah_in1k.py',
+                'configs/noah/deit-tiny_noah_in1k.py',
+                'configs/det/retinanet_r50-noah-pre_fpn_1x_coco.py'):
         cfg = Config.fromfile(osp.join(ROOT, rel))
-        assert cfg.get('runner_type') == 'NOAHRunner', rel
+        assert cfg.runner_type == 'NOAHRunner', rel
         assert 'noah_mm' in cfg.custom_imports['imports'], rel
 
 
