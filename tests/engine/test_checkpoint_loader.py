@@ -82,7 +82,8 @@ def _flip_middle(data: bytes, n: int = 64) -> bytes:
 @pytest.fixture
 def damaged_files(tmp_path):
     """A real (small model) checkpoint, and damaged or foreign files."""
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 4))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 64), torch.nn.Linear(64, 4))
     good = str(tmp_path / 'good.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, good)
     with open(good, 'rb') as f:
@@ -123,7 +124,8 @@ def test_every_loading_entry_point_verifies(damaged_files):
 
     from tool_loader import load_tool
     bad = damaged_files['flipped']
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Linear(64, 4))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 64), torch.nn.Linear(64, 4))
     with pytest.raises(CorruptedCheckpointError, match='flipped.pth'):
         load_checkpoint(model, bad)
 

@@ -1,10 +1,11 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
-"""tools/train.py, tools/test.py and tools/dist_train.sh end to end on CPU.
+"""tools/train.py, tools/test.py, tools/dist_train.sh and mmpretrain's own
+tools/train.py end to end on CPU.
 
-A tiny generated image-folder data set (3 classes, 16x16 PNGs) and a narrow
-ResNet-18 + NOAHHead config that inherits the demo config, so the real
-command-line tools, configs and engine hooks run as users run them. Every
-training run is a subprocess, as on the command line.
+A tiny generated image-folder data set (3 classes, 16x16 PNGs) and narrow
+ResNet-18 + NOAHHead configs that inherit the demo config or the zoo's
+ResNet-18, so the real command-line tools, configs and runner run as users
+run them. Every training run is a subprocess, as on the command line.
 """
 import os
 import os.path as osp
@@ -294,10 +295,11 @@ def test_corrupted_checkpoint_clear_error(setup, reference_run, tmp_path):
     mid = len(data) // 2
     cases = {
         # 64 flipped bytes in the middle: loads silently without the CRCs
-        'flipped.pth': (data[:mid] + bytes(b ^ 0xFF for b in data[mid:mid + 64])
-                        + data[mid + 64:], 'CRC-32'),
+        'flipped.pth': (data[:mid] + bytes(
+            b ^ 0xFF for b in data[mid:mid + 64]) + data[mid + 64:], 'CRC-32'),
         'truncated.pth': (data[:mid], 'truncated'),
-        'notes.pth': (b'top-1 82.73 after 3 epochs\n' * 40, 'not a checkpoint'),
+        'notes.pth': (b'top-1 82.73 after 3 epochs\n' * 40,
+                      'not a checkpoint'),
         'empty.pth': (b'', 'empty'),
     }
     sys.path.insert(0, osp.join(ROOT, 'tools'))
