@@ -1,10 +1,12 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """Evaluate a checkpoint with the config's test set-up and print the metrics.
 
-Same command line as mmpretrain's ``tools/test.py`` (the essentials): works
-on CPU-only machines, single process or ``tools/dist_test.sh`` (gloo), and on
-GPUs unchanged. Checkpoints are read with torch's safe ``weights_only``
-loader; a damaged file fails with a message naming it.
+Same command line as mmpretrain's ``tools/test.py`` (the essentials) and the
+same runner (the config's ``runner_type``; ``NOAHRunner`` when it names
+none): works on CPU-only machines, single process or ``tools/dist_test.sh``
+(gloo), and on GPUs unchanged. The checkpoint is verified (zip CRCs) and read
+with torch's safe ``weights_only`` loader: a damaged or foreign file fails
+with :class:`noah_mm.engine.CorruptedCheckpointError` naming it.
 
 Examples::
 
@@ -24,11 +26,9 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mmengine  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-import noah_mm  # noqa: E402,F401  (registers the modules)
-from noah_mm.engine import setup_cpu_distributed  # noqa: E402
+import noah_mm  # noqa: E402,F401  (registers NOAHRunner and the modules)
+from noah_mm.engine import build_runner  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -100,9 +100,7 @@ def main(argv=None):
             f'checkpoint {args.checkpoint!r} does not exist: give the path '
             'of a .pth file written by tools/train.py')
     cfg = merge_args(Config.fromfile(args.config), args)
-    setup_cpu_distributed(cfg, cfg.launcher)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     if is_main_process():
         print(format_metrics(metrics), flush=True)

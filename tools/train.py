@@ -1,17 +1,15 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """Train a model from an mmpretrain/mmdet-style config.
 
-Same command line as mmpretrain's ``tools/train.py``; on top of it, through
-:mod:`noah_mm.engine`:
-
-- distributed runs work on CPU-only machines (gloo, DDP without devices);
-  on CUDA machines nothing changes (NCCL as usual);
-- checkpoints are written atomically and carry every rank's random state and
-  the data order, so ``--resume`` after a kill continues exactly;
-- ``--resume`` without a path picks the newest complete checkpoint even if
-  the run died while writing ``last_checkpoint``;
-- checkpoints are loaded with torch's safe ``weights_only`` loader, with
-  mmengine's own classes allow-listed.
+mmpretrain's ``tools/train.py`` command line and flow: load the config, put
+the command-line choices into it, build the runner it names
+(``runner_type``) and train. The training behaviour (exact resume, atomic
+checkpoint files, ``--resume`` from the newest complete checkpoint, data
+checks, CPU-only distributed runs) comes with the configs through
+``NOAHRunner`` (see ``docs/en/training_behaviour.md``), so mmpretrain's and
+mmdet's own ``tools/train.py`` and ``mim train`` give the same runs. The one
+difference: a config that names no ``runner_type`` (one not inheriting
+ours) is run with ``NOAHRunner`` here as well.
 
 Examples::
 
@@ -29,15 +27,9 @@ import sys
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.fileio import LocalBackend, get_file_backend  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-import noah_mm  # noqa: E402,F401  (registers the modules and engine hooks)
-from noah_mm.engine import (find_resume_checkpoint,  # noqa: E402
-                            setup_cpu_distributed)
-
-RESUME_HOOKS = ('RNGStateHook', 'DataOrderHook')
+import noah_mm  # noqa: E402,F401  (registers the modules)
+from noah_mm.engine import build_runner  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,7 +42,7 @@ def parse_args(argv=None):
         type=str,
         const='auto',
         help='resume from this checkpoint, or, without a path, from the '
-        'newest checkpoint in the work directory')
+        'newest complete checkpoint in the work directory')
     parser.add_argument(
         '--amp', action='store_true',
         help='automatic mixed precision training')
@@ -79,10 +71,6 @@ def parse_args(argv=None):
     return args
 
 
-def _is_local(path: str) -> bool:
-    return isinstance(get_file_backend(path), LocalBackend)
-
-
 def merge_args(cfg: Config, args) -> Config:
     """Put the command-line choices into ``cfg``."""
     if args.no_validate:
@@ -101,54 +89,30 @@ def merge_args(cfg: Config, args) -> Config:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    # resume: a path, or (load_from=None) the newest complete checkpoint of
+    # the work dir, which the runner finds
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-
-    # resume: a path, or the newest complete checkpoint of the work dir
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
-        if cfg.load_from is None:
-            print(f'[train] --resume: no checkpoint in {cfg.work_dir}, '
-                  'starting from scratch', flush=True)
-            cfg.resume = False
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
-    # exact resumption: random state and data order in every checkpoint
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    present = {h.get('type') for h in hooks if isinstance(h, dict)}
-    hooks += [dict(type=t) for t in RESUME_HOOKS if t not in present]
-    cfg.custom_hooks = hooks
-
-    # atomic checkpoint files for local work directories
-    ckpt_hook = cfg.get('default_hooks', {}).get('checkpoint', None)
-    if ckpt_hook is not None and ckpt_hook.get('backend_args') is None \
-            and ckpt_hook.get('file_client_args') is None:
-        out_dir = ckpt_hook.get('out_dir', None) or cfg.work_dir
-        if _is_local(out_dir):
-            ckpt_hook.backend_args = dict(backend='atomic_local')
     return cfg
-
-
-def build_runner(cfg: Config):
-    """A runner from ``cfg`` (``runner_type`` picks a custom one)."""
-    setup_cpu_distributed(cfg, cfg.launcher)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
+    cfg = merge_args(Config.fromfile(args.config), args)
     runner = build_runner(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

@@ -2,7 +2,8 @@
 # Stock extras kept: drop path 0.1 and the EMA hook.
 _base_ = [
     'mmpretrain::deit/deit-base_16xb64_in1k.py',
-    '../_base_/schedules/warmup5_cosine_300e.py'
+    '../_base_/schedules/warmup5_cosine_300e.py',
+    '../_base_/default_runtime_noah.py',
 ]
 
 # The NOAH paper's DeiT/PVT recipe (SPEC section 3, as in

@@ -1,7 +1,8 @@
 # DeiT-Tiny, the standard class-token head (paper Table 2 baseline).
 _base_ = [
     'mmpretrain::deit/deit-tiny_4xb256_in1k.py',
-    '../_base_/schedules/warmup5_cosine_300e.py'
+    '../_base_/schedules/warmup5_cosine_300e.py',
+    '../_base_/default_runtime_noah.py',
 ]
 
 # The NOAH paper's DeiT/PVT recipe (SPEC section 3, as in

@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/datasets/imagenet_bs192_vit_mlp_aug.py',
     '../_base_/schedules/mlp_adamw_300e_bs1536.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]
 
 model = dict(

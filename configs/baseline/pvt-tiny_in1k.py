@@ -11,6 +11,7 @@ _base_ = [
     '../_base_/datasets/imagenet_bs128_vit_mlp_aug.py',
     '../_base_/schedules/deit_pvt_adamw_300e_bs1024.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]
 
 model = dict(

@@ -6,7 +6,10 @@
 custom_imports = dict(
     imports=['noah_mm'],
     allow_failed_imports=False)
-_base_ = ['mmdet::pvt/retinanet_pvt-t_fpn_1x_coco.py']
+_base_ = [
+    'mmdet::pvt/retinanet_pvt-t_fpn_1x_coco.py',
+    '../_base_/default_runtime_noah.py',
+]
 
 # The ONE variable to set: the classification checkpoint the backbone starts
 # from (an mmpretrain checkpoint; its 'backbone.*' keys are loaded, the prefix

@@ -2,7 +2,10 @@
 # (configs/noah/resnet50_noah_in1k.py). The detector is mmdet's stock one: only
 # the backbone's starting weights differ from the baseline version.
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
-_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py']
+_base_ = [
+    'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py',
+    '../_base_/default_runtime_noah.py',
+]
 
 # The ONE variable to set: the classification checkpoint the backbone starts
 # from (an mmpretrain checkpoint; its 'backbone.*' keys are loaded, the prefix

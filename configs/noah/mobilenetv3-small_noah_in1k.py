@@ -7,4 +7,5 @@ _base_ = [
     '../_base_/datasets/imagenet_bs32_resize256.py',
     '../_base_/schedules/mobilenet_sgd_cos_150e_bs256_bn_nowd.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]

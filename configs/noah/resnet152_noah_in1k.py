@@ -7,4 +7,5 @@ _base_ = [
     '../_base_/datasets/imagenet_bs32_resize256.py',
     '../_base_/schedules/resnet_sgd_step_100e_bs256.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]

@@ -6,6 +6,7 @@ _base_ = [
     '../_base_/datasets/imagenet_bs512_convnext_aug.py',
     '../_base_/schedules/convnext_adamw_300e_bs4096.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]
 
 model = dict(

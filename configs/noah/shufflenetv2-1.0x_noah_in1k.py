@@ -7,4 +7,5 @@ _base_ = [
     '../_base_/datasets/imagenet_bs128_resize256.py',
     '../_base_/schedules/shufflenet_sgd_linear_240e_bs1024_bn_nowd.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime_noah.py',
 ]

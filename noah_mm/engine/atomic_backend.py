@@ -14,20 +14,100 @@ Select it for checkpoints with::
     default_hooks = dict(
         checkpoint=dict(backend_args=dict(backend='atomic_local')))
 
-(``tools/train.py`` does this for local work directories.)
+(:class:`noah_mm.engine.NOAHRunner` does this for local checkpoint
+directories.)
+
+The temporary file is named ``.<target name>.<host>-<pid>.<random>.tmp``. A
+process killed while writing leaves it behind; :func:`remove_orphan_temp_files`
+removes the temporary files whose writer is gone (a process of this host that
+no longer exists, or, for another host, a file untouched for an hour). It runs
+after every atomic write and when a run starts.
 """
+import hashlib
 import os
 import os.path as osp
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
-from typing import Union
+from typing import List, Union
 
 import mmengine
 from mmengine.fileio import LocalBackend, register_backend
 
+# A temporary file of another host counts as orphaned when untouched this
+# long (seconds): a live write keeps changing it.
+FOREIGN_TMP_AGE = 3600
+_TMP_NAME = re.compile(
+    r'^\.(?P<target>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[a-z0-9_]+\.tmp$')
+
+
+def _host_tag() -> str:
+    """8 hex digits that identify this host in temporary file names."""
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_orphan_temp_files(directory: Union[str, Path]) -> List[str]:
+    """Remove the temporary files of interrupted atomic writes.
+
+    Only files named as :func:`atomic_write_bytes` names them are touched, and
+    only when their writer is gone: a process of this host that no longer
+    exists, or (another host's file, e.g. on a shared file system) a file not
+    modified for ``FOREIGN_TMP_AGE`` seconds. Writes in flight in other live
+    processes are left alone.
+
+    Args:
+        directory (str or Path): The directory to clean; a missing one is
+            fine.
+
+    Returns:
+        list[str]: The removed paths.
+    """
+    directory = os.fspath(directory)
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    host, removed = _host_tag(), []
+    for name in names:
+        match = _TMP_NAME.match(name)
+        if match is None:
+            continue
+        path = osp.join(directory, name)
+        if match['host'] == host:
+            orphan = not _pid_alive(int(match['pid']))
+        else:
+            try:
+                orphan = time.time() - osp.getmtime(path) > FOREIGN_TMP_AGE
+            except FileNotFoundError:
+                continue
+        if orphan:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                continue
+            removed.append(path)
+    return removed
+
 
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` atomically.
+
+    Afterwards, temporary files that killed writers left in the same
+    directory are removed (:func:`remove_orphan_temp_files`).
 
     Args:
         data (bytes): What to write.
@@ -38,7 +118,9 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     directory = osp.dirname(osp.abspath(filepath))
     mmengine.mkdir_or_exist(directory)
     fd, tmp_path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
+        prefix=f'.{osp.basename(filepath)}.{_host_tag()}-{os.getpid()}.',
+        suffix='.tmp',
+        dir=directory)
     try:
         # mkstemp makes 0600 files; give the checkpoint the permissions a
         # plain open() would (0666 minus the umask).
@@ -56,6 +138,7 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
         if osp.exists(tmp_path):
             os.remove(tmp_path)
         raise
+    remove_orphan_temp_files(directory)
     # Make the rename itself durable where the platform allows it.
     if hasattr(os, 'O_DIRECTORY'):
         dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)

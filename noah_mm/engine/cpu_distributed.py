@@ -4,16 +4,17 @@
 mmengine 0.10.7's start-up assumes CUDA: ``init_dist`` calls
 ``torch.cuda.set_device(local_rank)`` before ``init_process_group`` and
 ``Runner.wrap_model`` gives DDP ``device_ids=[LOCAL_RANK]``; both fail on a
-machine without a GPU. :func:`setup_cpu_distributed` is the small patch for
-that case, applied by ``tools/train.py`` / ``tools/test.py`` before the runner
-is built:
+machine without a GPU. :class:`noah_mm.engine.NOAHRunner` applies the two
+pieces here in that case:
 
-1. it starts the ``gloo`` process group from the launcher's environment
-   (``torchrun``: ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT``;
-   slurm and OpenMPI variables are mapped onto those), so the runner finds an
-   initialised group and skips its CUDA-only ``init_dist``;
-2. it sets ``model_wrapper_cfg`` so that mmengine wraps the model in its own
-   ``MMDistributedDataParallel`` with ``device_ids=None`` (the CPU form).
+1. :func:`init_cpu_process_group` starts the ``gloo`` process group from
+   the launcher's environment (``torchrun``:
+   ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/``MASTER_PORT``; slurm and OpenMPI
+   variables are mapped onto those), so the runner finds an initialised
+   group and skips its CUDA-only ``init_dist``;
+2. :func:`cpu_model_wrapper_cfg` gives the ``model_wrapper_cfg`` with which
+   mmengine wraps the model in its own ``MMDistributedDataParallel`` with
+   ``device_ids=None`` (the CPU form).
 
 Everything else (samplers, gradient all-reduce, logging, checkpointing) is
 mmengine's and torch.distributed's as usual. On CUDA machines nothing is
@@ -123,29 +124,3 @@ def cpu_model_wrapper_cfg(cfg: Config) -> dict:
         wrapper['device_ids'] = None
         wrapper.pop('output_device', None)
     return wrapper
-
-
-def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
-    """Prepare ``cfg`` and torch.distributed for a CPU-only distributed run.
-
-    Does nothing (returns False) when ``launcher`` is ``'none'`` or CUDA is
-    available, so the same command works on GPU clusters unchanged.
-
-    Args:
-        cfg (Config): The config the runner will be built from; its
-            ``model_wrapper_cfg`` and ``env_cfg.dist_cfg.backend`` are set.
-        launcher (str): The job launcher (``'none'``, ``'pytorch'``,
-            ``'slurm'`` or ``'mpi'``).
-
-    Returns:
-        bool: Whether the CPU set-up was applied.
-    """
-    if launcher == 'none' or torch.cuda.is_available():
-        return False
-    env_cfg = cfg.get('env_cfg', None) or {}
-    dist_cfg = dict(env_cfg.get('dist_cfg', None) or {})
-    init_cpu_process_group(launcher, timeout=dist_cfg.get('timeout', None))
-    dist_cfg['backend'] = 'gloo'
-    cfg.merge_from_dict(dict(env_cfg=dict(dist_cfg=dist_cfg)))
-    cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(cfg)
-    return True

@@ -126,24 +126,34 @@ def test_noah_roi_head_faster_rcnn_one_command(det_tool, tiny_coco,
 
 
 def test_find_checkpoint(det_tool, tmp_path):
+    """A work dir or a checkpoint file; anything else says what to pass."""
+    from noah_mm.engine import CorruptedCheckpointError
     finetune = det_tool('finetune')
     work = tmp_path / 'cls'
     work.mkdir()
-    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+    with pytest.raises(FileNotFoundError, match='no complete checkpoint'):
         finetune.find_checkpoint(str(work))
-    with pytest.raises(FileNotFoundError, match='cls_work_dir'):
+    with pytest.raises(FileNotFoundError,
+                       match='does not exist.*work dir.*tools/train.py'):
         finetune.find_checkpoint(str(tmp_path / 'nowhere'))
     for name in ('best_accuracy_top1_epoch_7.pth', 'epoch_2.pth',
                  'epoch_10.pth'):
         torch.save({'state_dict': {}}, str(work / name))
-    # the highest epoch, not the lexically last or the best-metric file
-    assert finetune.find_checkpoint(str(work)) == str(work / 'epoch_10.pth')
-    # mmengine's last_checkpoint pointer wins when it names a file
+    # the highest epoch, not the lexically last or the best-metric file,
+    # even when mmengine's last_checkpoint names an older one
     (work / 'last_checkpoint').write_text(str(work / 'epoch_2.pth'))
+    assert finetune.find_checkpoint(str(work)) == str(work / 'epoch_10.pth')
+    # a damaged newest checkpoint is passed over
+    data = (work / 'epoch_10.pth').read_bytes()
+    (work / 'epoch_10.pth').write_bytes(data[:len(data) // 2])
     assert finetune.find_checkpoint(str(work)) == str(work / 'epoch_2.pth')
-    # a file is used as is
+    # a file is used as is, if it is an intact checkpoint
     best = str(work / 'best_accuracy_top1_epoch_7.pth')
     assert finetune.find_checkpoint(best) == best
+    notes = tmp_path / 'notes.txt'
+    notes.write_text('the classifier reached 82.7% top-1\n')
+    with pytest.raises(CorruptedCheckpointError, match='not a checkpoint'):
+        finetune.find_checkpoint(str(notes))
     only_best = tmp_path / 'only_best'
     only_best.mkdir()
     torch.save({}, str(only_best / 'best_accuracy_top1_epoch_3.pth'))

@@ -90,3 +90,43 @@ def test_permissions_like_a_plain_write(tmp_path):
     atomic_write_bytes(b'x', atomic)
     assert (os.stat(atomic).st_mode & 0o777) == (os.stat(plain).st_mode
                                                  & 0o777)
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    return proc.pid
+
+
+def test_orphans_of_killed_writers_are_removed(tmp_path):
+    from noah_mm.engine.atomic_backend import (FOREIGN_TMP_AGE, _host_tag,
+                                               remove_orphan_temp_files)
+    host = _host_tag()
+    other_host = 'f' * 8 if host != 'f' * 8 else 'e' * 8
+    live = subprocess.Popen([sys.executable, '-c',
+                             'import time; time.sleep(60)'])
+    try:
+        files = {
+            'dead': f'.epoch_2.pth.{host}-{_dead_pid()}.k2j4h1.tmp',
+            'live': f'.epoch_2.pth.{host}-{live.pid}.a8d0q1.tmp',
+            'foreign_old': f'.epoch_1.pth.{other_host}-12.zz9_01.tmp',
+            'foreign_new': f'.epoch_1.pth.{other_host}-13.zz9_02.tmp',
+            'unrelated': 'notes.tmp',
+        }
+        for name in files.values():
+            (tmp_path / name).write_bytes(b'partial')
+        old = time.time() - FOREIGN_TMP_AGE - 60
+        os.utime(tmp_path / files['foreign_old'], (old, old))
+        # the next atomic save in the directory cleans up
+        atomic_write_bytes(b'x', tmp_path / 'epoch_3.pth')
+        left = set(os.listdir(tmp_path))
+        assert files['dead'] not in left
+        assert files['foreign_old'] not in left
+        for kept in ('live', 'foreign_new', 'unrelated'):
+            assert files[kept] in left, kept
+        assert remove_orphan_temp_files(tmp_path / 'missing') == []
+    finally:
+        live.kill()
+        live.wait()
+    assert remove_orphan_temp_files(tmp_path) == [
+        str(tmp_path / files['live'])]

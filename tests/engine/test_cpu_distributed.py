@@ -2,8 +2,7 @@
 import pytest
 from mmengine.config import Config
 
-from noah_mm.engine import (cpu_model_wrapper_cfg, init_cpu_process_group,
-                            setup_cpu_distributed)
+from noah_mm.engine import cpu_model_wrapper_cfg, init_cpu_process_group
 
 
 def test_wrapper_cfg_for_cpu():
@@ -19,12 +18,6 @@ def test_wrapper_cfg_for_cpu():
     wrapper = cpu_model_wrapper_cfg(cfg)
     assert wrapper['device_ids'] is None and 'output_device' not in wrapper
     assert wrapper['broadcast_buffers'] is True
-
-
-def test_not_applied_without_launcher():
-    cfg = Config(dict())
-    assert setup_cpu_distributed(cfg, 'none') is False
-    assert 'model_wrapper_cfg' not in cfg
 
 
 def test_bad_launcher_and_missing_env(monkeypatch):

@@ -28,10 +28,20 @@ def test_rng_state_round_trip_through_safe_loader():
 def test_find_resume_checkpoint(tmp_path):
     assert find_resume_checkpoint(str(tmp_path)) is None
     for n in (1, 2, 10):
-        (tmp_path / f'epoch_{n}.pth').write_bytes(b'x')
+        torch.save({'meta': {'epoch': n}}, str(tmp_path / f'epoch_{n}.pth'))
     # no or empty last_checkpoint (killed while writing it): newest epoch
     assert find_resume_checkpoint(str(tmp_path)).endswith('epoch_10.pth')
     (tmp_path / 'last_checkpoint').write_text('')
     assert find_resume_checkpoint(str(tmp_path)).endswith('epoch_10.pth')
+    # last_checkpoint naming an older one (killed between the two writes)
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert find_resume_checkpoint(str(tmp_path)).endswith('epoch_10.pth')
+    # the newest is damaged: the newest complete one
+    data = (tmp_path / 'epoch_10.pth').read_bytes()
+    (tmp_path / 'epoch_10.pth').write_bytes(data[:len(data) // 2])
     assert find_resume_checkpoint(str(tmp_path)).endswith('epoch_2.pth')
+    # another name template (CheckpointHook(filename_tmpl=...))
+    torch.save({}, str(tmp_path / 'ckpt_e30.pth'))
+    assert find_resume_checkpoint(
+        str(tmp_path), filename_tmpls=('ckpt_e{}.pth', )).endswith(
+            'ckpt_e30.pth')

@@ -1,10 +1,11 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
-"""tools/train.py, tools/test.py and tools/dist_train.sh end to end on CPU.
+"""tools/train.py, tools/test.py, tools/dist_train.sh and mmpretrain's own
+tools/train.py end to end on CPU.
 
-A tiny generated image-folder data set (3 classes, 16x16 PNGs) and a narrow
-ResNet-18 + NOAHHead config that inherits the demo config, so the real
-command-line tools, configs and engine hooks run as users run them. Every
-training run is a subprocess, as on the command line.
+A tiny generated image-folder data set (3 classes, 16x16 PNGs) and narrow
+ResNet-18 + NOAHHead configs that inherit the demo config or the zoo's
+ResNet-18, so the real command-line tools, configs and runner run as users
+run them. Every training run is a subprocess, as on the command line.
 """
 import os
 import os.path as osp
@@ -14,38 +15,50 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import noah_mm  # noqa: F401  (safe-loader allow-list for torch.load)
+from tiny_image_folder import write_image_folder, write_tiny_config
 from tool_loader import REPO as ROOT
 
 PYTHON = sys.executable
 EPOCHS = 3
 
-TINY_CONFIG = '''
+# A user's config: the zoo's ResNet-18 + NOAH (configs/noah), pointed at a
+# tiny image-folder data set, narrower, with a fixed seed.
+USER_CONFIG = '''
 _base_ = [{base!r}]
 model = dict(
-    backbone=dict(stem_channels=8, base_channels=8),
-    head=dict(in_channels=64, num_heads=2, num_classes=3))
+    backbone=dict(stem_channels=8, base_channels=8, strides=(1, 2, 2, 1)),
+    head=dict(in_channels=64, num_heads=2, num_classes=3, topk=(1, )))
+data_preprocessor = dict(num_classes=3)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomCrop', crop_size=16, padding=2),
+    dict(type='Resize', scale=(32, 32)),
+    dict(type='RandomCrop', crop_size=32, padding=2),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(32, 32)),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
-    batch_size=4,
-    dataset=dict(data_root={data!r}, pipeline=train_pipeline))
+    batch_size=4, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, type='CustomDataset', data_root={data!r},
+                 data_prefix='train', pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=8,
-    dataset=dict(data_root={data!r}, pipeline=test_pipeline))
+    batch_size=8, num_workers=0, persistent_workers=False,
+    dataset=dict(_delete_=True, type='CustomDataset', data_root={data!r},
+                 data_prefix='val', pipeline=test_pipeline))
 test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+optim_wrapper = dict(optimizer=dict(lr=0.02))
 train_cfg = dict(max_epochs={epochs})
-param_scheduler = dict(T_max={epochs})
 default_hooks = dict(logger=dict(interval=2))
+randomness = dict(seed=0)
 '''
 
 # Stops the run in the middle of epoch 2 (after epoch 1's checkpoint) and
@@ -70,25 +83,6 @@ class PauseForKillHook(Hook):
 '''
 
 
-def _write_dataset(root: str) -> None:
-    """3 classes of 16x16 images: horizontal/vertical stripes, a blob."""
-    rng = np.random.RandomState(0)
-    yy, xx = np.mgrid[0:16, 0:16]
-    patterns = [
-        (yy // 2 % 2) * 200.0,
-        (xx // 2 % 2) * 200.0,
-        ((yy - 8)**2 + (xx - 8)**2 < 20) * 200.0,
-    ]
-    for split, n in (('train', 8), ('val', 4)):
-        for cls, pattern in enumerate(patterns):
-            folder = osp.join(root, split, str(cls))
-            os.makedirs(folder, exist_ok=True)
-            for i in range(n):
-                img = np.clip(pattern + rng.normal(0, 25, (16, 16)), 0, 255)
-                Image.fromarray(img.astype(np.uint8), mode='L').save(
-                    osp.join(folder, f'{i:03d}.png'))
-
-
 def _env(extra_path=None):
     env = dict(os.environ)
     env['OMP_NUM_THREADS'] = '1'
@@ -100,9 +94,22 @@ def _env(extra_path=None):
     return env
 
 
-def _train(config, work_dir, *extra, env=None, timeout=240):
-    cmd = [PYTHON, osp.join(ROOT, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, *extra]
+OUR_TRAIN = osp.join(ROOT, 'tools', 'train.py')
+
+
+def _mmpretrain_train_script():
+    """mmpretrain's own tools/train.py, as its wheel ships it (``mim train
+    mmpretrain`` runs this file)."""
+    import mmpretrain
+    script = osp.join(
+        osp.dirname(mmpretrain.__file__), '.mim', 'tools', 'train.py')
+    assert osp.isfile(script), f'mmpretrain does not ship {script}'
+    return script
+
+
+def _train(config, work_dir, *extra, env=None, timeout=240, script=None):
+    cmd = [PYTHON, script or OUR_TRAIN, config, '--work-dir', work_dir,
+           *extra]
     proc = subprocess.run(cmd, cwd=ROOT, env=env or _env(),
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -118,12 +125,8 @@ def _weights(path):
 def setup(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('train_tools')
     data = str(tmp / 'data')
-    _write_dataset(data)
-    config = str(tmp / 'tiny_noah.py')
-    with open(config, 'w') as f:
-        f.write(TINY_CONFIG.format(
-            base=osp.join(ROOT, 'configs', 'demo', 'resnet18_noah_digits.py'),
-            data=data, epochs=EPOCHS))
+    write_image_folder(data)
+    config = write_tiny_config(str(tmp / 'tiny_noah.py'), data, EPOCHS)
     return dict(tmp=tmp, data=data, config=config)
 
 
@@ -171,26 +174,42 @@ def test_test_tool_prints_metrics(setup, reference_run, tmp_path, capsys):
     assert osp.isfile(out)
 
 
-def test_kill9_and_resume_equals_uninterrupted(setup, reference_run):
-    tmp = setup['tmp']
-    work_dir = str(tmp / 'killed')
+def _assert_same_weights(ref_ckpt, got_ckpt):
+    ref, got = _weights(ref_ckpt), _weights(got_ckpt)
+    assert ref.keys() == got.keys()
+    diff = max((ref[k].double() - got[k].double()).abs().max().item()
+               for k in ref if ref[k].is_floating_point())
+    assert diff <= 1e-5, f'resumed weights differ by {diff}'
+    # the head's running counters (ints) match exactly as well
+    for k in ref:
+        if not ref[k].is_floating_point():
+            assert torch.equal(ref[k], got[k]), k
+
+
+def _kill_in_epoch_2(tmp, config, work_dir, script):
+    """Train ``config`` with ``script`` and ``kill -9`` it in epoch 2.
+
+    The config is inherited as users do, adding only a hook that stops in
+    epoch 2 (after epoch 1's checkpoint) and waits to be killed; its
+    ``custom_hooks`` list replaces the inherited one, so the resume hooks
+    must come from the runner.
+    """
     hook_dir = str(tmp / 'hooks')
     os.makedirs(hook_dir, exist_ok=True)
     with open(osp.join(hook_dir, 'pause_for_kill.py'), 'w') as f:
         f.write(PAUSE_HOOK)
-    marker = str(tmp / 'paused')
-    killed_config = str(tmp / 'tiny_noah_pausing.py')
+    marker = osp.join(work_dir + '.paused')
+    killed_config = work_dir + '_pausing.py'
     with open(killed_config, 'w') as f:
-        f.write(f'_base_ = [{setup["config"]!r}]\n'
+        f.write(f'_base_ = [{config!r}]\n'
                 "custom_imports = dict(imports=['noah_mm', 'pause_for_kill'],"
                 ' allow_failed_imports=False)\n'
-                "custom_hooks = [dict(type='RNGStateHook'), "
-                "dict(type='DataOrderHook'), "
-                f"dict(type='PauseForKillHook', marker={marker!r})]\n")
+                f"custom_hooks = [dict(type='PauseForKillHook', "
+                f'marker={marker!r})]\n')
     proc = subprocess.Popen(
-        [PYTHON, osp.join(ROOT, 'tools', 'train.py'), killed_config,
-         '--work-dir', work_dir], cwd=ROOT, env=_env(hook_dir),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [PYTHON, script, killed_config, '--work-dir', work_dir], cwd=ROOT,
+        env=_env(hook_dir), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
         while not osp.exists(marker):
@@ -205,19 +224,39 @@ def test_kill9_and_resume_equals_uninterrupted(setup, reference_run):
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert not osp.exists(osp.join(work_dir, 'epoch_2.pth'))
 
+
+def test_kill9_and_resume_equals_uninterrupted(setup, reference_run):
+    work_dir = str(setup['tmp'] / 'killed')
+    _kill_in_epoch_2(setup['tmp'], setup['config'], work_dir, OUR_TRAIN)
     log = _train(setup['config'], work_dir, '--resume')
     assert 'resumed epoch: 1' in log
-    ref = _weights(
-        osp.join(reference_run['work_dir'], f'epoch_{EPOCHS}.pth'))
-    got = _weights(osp.join(work_dir, f'epoch_{EPOCHS}.pth'))
-    assert ref.keys() == got.keys()
-    diff = max((ref[k].double() - got[k].double()).abs().max().item()
-               for k in ref if ref[k].is_floating_point())
-    assert diff <= 1e-5, f'resumed weights differ by {diff}'
-    # the head's running counters (ints) match exactly as well
-    for k in ref:
-        if not ref[k].is_floating_point():
-            assert torch.equal(ref[k], got[k]), k
+    _assert_same_weights(
+        osp.join(reference_run['work_dir'], f'epoch_{EPOCHS}.pth'),
+        osp.join(work_dir, f'epoch_{EPOCHS}.pth'))
+
+
+def test_zoo_config_with_mmpretrain_train_kill9_resume(setup):
+    """A user config inheriting configs/noah/resnet18_noah_in1k.py, run only
+    with mmpretrain's own tools/train.py: killed in epoch 2 and resumed, it
+    ends where an uninterrupted run ends."""
+    tmp = setup['tmp']
+    config = str(tmp / 'my_resnet18_noah.py')
+    with open(config, 'w') as f:
+        f.write(USER_CONFIG.format(
+            base=osp.join(ROOT, 'configs', 'noah', 'resnet18_noah_in1k.py'),
+            data=setup['data'], epochs=EPOCHS))
+    script = _mmpretrain_train_script()
+    reference = str(tmp / 'mmpretrain_uninterrupted')
+    log = _train(config, reference, script=script)
+    # the resume hooks came with the config's runner
+    assert 'RNGStateHook' in log and 'DataOrderHook' in log
+    work_dir = str(tmp / 'mmpretrain_killed')
+    _kill_in_epoch_2(tmp, config, work_dir, script)
+    log = _train(config, work_dir, '--resume', script=script)
+    assert 'resumed epoch: 1' in log
+    _assert_same_weights(
+        osp.join(reference, f'epoch_{EPOCHS}.pth'),
+        osp.join(work_dir, f'epoch_{EPOCHS}.pth'))
 
 
 def _free_port():
@@ -253,24 +292,28 @@ def test_corrupted_checkpoint_clear_error(setup, reference_run, tmp_path):
     good = osp.join(reference_run['work_dir'], f'epoch_{EPOCHS}.pth')
     with open(good, 'rb') as f:
         data = f.read()
-    truncated = str(tmp_path / 'truncated.pth')
-    with open(truncated, 'wb') as f:
-        f.write(data[:len(data) // 2])
-    garbage = str(tmp_path / 'garbage.pth')
-    with open(garbage, 'wb') as f:
-        f.write(b'not a checkpoint' * 100)
-    empty = str(tmp_path / 'empty.pth')
-    open(empty, 'wb').close()
-
+    mid = len(data) // 2
+    cases = {
+        # 64 flipped bytes in the middle: loads silently without the CRCs
+        'flipped.pth': (data[:mid] + bytes(
+            b ^ 0xFF for b in data[mid:mid + 64]) + data[mid + 64:], 'CRC-32'),
+        'truncated.pth': (data[:mid], 'truncated'),
+        'notes.pth': (b'top-1 82.73 after 3 epochs\n' * 40,
+                      'not a checkpoint'),
+        'empty.pth': (b'', 'empty'),
+    }
     sys.path.insert(0, osp.join(ROOT, 'tools'))
     try:
         import test as test_tool  # tools/test.py
     finally:
         sys.path.pop(0)
-    for bad in (truncated, garbage, empty):
+    for name, (content, what) in cases.items():
+        bad = str(tmp_path / name)
+        with open(bad, 'wb') as f:
+            f.write(content)
         with pytest.raises(CorruptedCheckpointError) as info:
             test_tool.main([setup['config'], bad, '--work-dir',
                             str(tmp_path / 'wd')])
         msg = str(info.value)
-        assert bad in msg
-        assert 'truncated' in msg or 'corrupted' in msg or 'empty' in msg
+        assert bad in msg and what in msg, msg
+        assert 'Delete or replace it' in msg

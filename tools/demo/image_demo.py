@@ -23,8 +23,13 @@ def top_k(img: str, config: str, checkpoint: Optional[str], k: int = 5,
     config's dataset, and is None when neither names the classes.
     """
     from mmpretrain.apis import ImageClassificationInferencer
+
+    from noah_mm.engine import verify_checkpoint
     if k < 1:
         raise ValueError(f'topk must be >= 1, got {k}.')
+    if checkpoint:
+        # a damaged or foreign file: CorruptedCheckpointError naming it
+        verify_checkpoint(checkpoint)
     inferencer = ImageClassificationInferencer(
         model=config, pretrained=checkpoint or False, device=device)
     result = inferencer(img)[0]

@@ -12,7 +12,11 @@ Example::
         configs/det/faster-rcnn_r50-noah-pre_fpn_noah-roi-head_1x_coco.py \\
         work_dirs/resnet50_noah_in1k --data-root data/coco/
 
-``CLS_WORK_DIR`` may also be a checkpoint file. When the annotation files'
+``CLS_WORK_DIR`` may also be a checkpoint file; anything else (a missing
+path, a directory without checkpoints, a file that is no intact checkpoint)
+fails with an error that says what to pass. The run uses the config's runner
+(``NOAHRunner``), so it resumes exactly and saves atomically like
+``tools/train.py``. When the annotation files'
 categories are not COCO's 80, the data sets' classes and the heads'
 ``num_classes`` follow them (so any COCO-format data set works).
 """
@@ -28,43 +32,59 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
-import noah_mm  # noqa: F401  (NOAHBBoxHead, safe checkpoint loading)
-from noah_mm.engine import find_resume_checkpoint
+import noah_mm  # noqa: F401  (NOAHBBoxHead, NOAHRunner, checkpoint checks)
+from noah_mm.engine import (CorruptedCheckpointError, build_runner,
+                            find_resume_checkpoint, verify_checkpoint)
 
 PREFIX = 'backbone.'
 
 
-def find_checkpoint(cls_work_dir: str) -> str:
+def find_checkpoint(cls_source: str) -> str:
     """The classification checkpoint to start the backbone from.
 
     Args:
-        cls_work_dir (str): A classification run's work dir, or a ``.pth``.
+        cls_source (str): A classification run's work dir, or a checkpoint
+            file (``.pth``).
 
     Returns:
-        str: ``cls_work_dir`` itself if it is a file; else the checkpoint
-        ``last_checkpoint`` names, else the highest ``epoch_N`` /
-        ``iter_N.pth``, else the newest other ``*.pth`` (e.g. ``best_*``).
+        str: ``cls_source`` itself if it is a checkpoint file; for a work
+        dir, its newest complete ``epoch_N`` / ``iter_N.pth`` (see
+        :func:`noah_mm.engine.find_resume_checkpoint`), else its newest
+        other complete ``*.pth`` (e.g. ``best_*``).
+
+    Raises:
+        FileNotFoundError: ``cls_source`` does not exist, or is a directory
+            without a checkpoint.
+        CorruptedCheckpointError: ``cls_source`` is a file but not an intact
+            checkpoint.
     """
-    if osp.isfile(cls_work_dir):
-        return cls_work_dir
-    if not osp.isdir(cls_work_dir):
+    if osp.isfile(cls_source):
+        verify_checkpoint(cls_source)
+        return cls_source
+    if not osp.isdir(cls_source):
         raise FileNotFoundError(
-            f'cls_work_dir {cls_work_dir!r} is neither a directory nor a '
-            f'file: pass the work dir of a classification run (e.g. '
-            f'work_dirs/resnet50_noah_in1k) or a checkpoint file.')
-    found = find_resume_checkpoint(cls_work_dir)
+            f'the classification source {cls_source!r} does not exist: pass '
+            f'the work dir of a classification run or a checkpoint file '
+            f'(.pth). Make one with e.g. `python tools/train.py '
+            f'configs/noah/resnet50_noah_in1k.py --work-dir '
+            f'work_dirs/resnet50_noah_in1k`.')
+    found = find_resume_checkpoint(cls_source)
     if found is None:
-        others = glob.glob(osp.join(cls_work_dir, '*.pth'))
-        if others:
-            found = max(others, key=osp.getmtime)
+        for other in sorted(glob.glob(osp.join(cls_source, '*.pth')),
+                            key=osp.getmtime, reverse=True):
+            try:
+                verify_checkpoint(other)
+            except CorruptedCheckpointError:
+                continue
+            found = other
+            break
     if found is None:
         raise FileNotFoundError(
-            f'no checkpoint (*.pth) in {cls_work_dir!r}: train the classifier '
-            f'there first (tools/train.py CONFIG --work-dir {cls_work_dir}) '
-            f'or pass the checkpoint file itself.')
+            f'no complete checkpoint (*.pth) in {cls_source!r}: train the '
+            f'classifier there first (python tools/train.py CONFIG '
+            f'--work-dir {cls_source}) or pass the checkpoint file itself.')
     return found
 
 
@@ -178,7 +198,7 @@ def build_config(config: str,
         cfg_options (dict, optional): Overrides applied last.
 
     Returns:
-        Config: The config, ready for ``Runner.from_cfg``.
+        Config: The config, ready for :func:`noah_mm.engine.build_runner`.
     """
     cfg = Config.fromfile(config)
     init_cfg = cfg.model.backbone.get('init_cfg')
@@ -236,7 +256,9 @@ def finetune(config: str,
     checkpoint = find_checkpoint(cls_work_dir)
     cfg = build_config(config, checkpoint, data_root, work_dir, skip_val,
                        cfg_options)
-    runner = Runner.from_cfg(cfg)
+    # the config's runner (NOAHRunner): exact resume, atomic checkpoints,
+    # data checks, as with tools/train.py
+    runner = build_runner(cfg)
     report = BackboneLoadReport(checkpoint)
     if not (cfg.get('load_from') or cfg.get('resume')):
         # resuming (or loading a detector) replaces the classifier's tensors
@@ -257,8 +279,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='detection config (configs/det/*.py)')
     parser.add_argument(
         'cls_work_dir',
-        help='work dir of the classification run (its latest checkpoint is '
-        'used) or a checkpoint file')
+        help='work dir of the classification run (its newest complete '
+        'checkpoint is used) or a checkpoint file')
     parser.add_argument(
         '--data-root',
         help='COCO-layout data root (annotations/instances_{train,val}2017'
