@@ -1,10 +1,11 @@
 # Runtime of the Market-1501 configs: mmdet's (its ReID models, data and
-# metric registries), plus noah_mm's registrations (NOAHReIDHead,
-# Market1501Dataset, CrossCameraReIDMetric).
-_base_ = ['mmdet::_base_/default_runtime.py']
+# metric registries), plus noah_mm's runtime (its registrations: NOAHReIDHead,
+# Market1501Dataset, CrossCameraReIDMetric; and its runner).
+_base_ = [
+    'mmdet::_base_/default_runtime.py', '../../_base_/default_runtime_noah.py'
+]
 
 default_scope = 'mmdet'
-custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 
 # mmdet's hooks without its DetVisualizationHook (it draws boxes; ReID
 # samples have none).

@@ -8,6 +8,8 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop
 
+from noah_mm.models.utils.checks import check_bool
+
 
 class DatasetMismatchError(ValueError):
     """The train and val sets disagree on the classes, or a class is empty."""
@@ -139,15 +141,11 @@ class DatasetCheckHook(Hook):
                  check_classes: bool = True,
                  check_empty_folders: bool = True,
                  name_failing_files: bool = True) -> None:
-        for name, value in (('check_classes', check_classes),
-                            ('check_empty_folders', check_empty_folders),
-                            ('name_failing_files', name_failing_files)):
-            if not isinstance(value, bool):
-                raise TypeError(f'DatasetCheckHook: {name} must be a bool, '
-                                f'got {value!r}')
-        self.check_classes = check_classes
-        self.check_empty_folders = check_empty_folders
-        self.name_failing_files = name_failing_files
+        self.check_classes = check_bool('check_classes', check_classes)
+        self.check_empty_folders = check_bool('check_empty_folders',
+                                              check_empty_folders)
+        self.name_failing_files = check_bool('name_failing_files',
+                                             name_failing_files)
 
     @staticmethod
     def _built_datasets(runner, which=('train', 'val', 'test')) -> dict:

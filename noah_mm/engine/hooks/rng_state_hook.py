@@ -10,6 +10,8 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import EpochBasedTrainLoop
 
+from noah_mm.models.utils.checks import check_bool
+
 
 def get_rng_state() -> Dict[str, Any]:
     """The random state of this process, in weights-only-loadable types.
@@ -83,7 +85,7 @@ class RNGStateHook(Hook):
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW) on after_* events
 
     def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
+        self.strict = check_bool('strict', strict)
         self._states: Optional[List[Dict[str, Any]]] = None
         self._pending: Optional[Dict[str, Any]] = None
 
