@@ -44,6 +44,7 @@ from typing import Any, Dict, Tuple
 
 import torch
 
+from noah_mm.engine import verify_checkpoint
 from .families import Conversion, StateDict, match_family
 
 #: Classes the safe loader may rebuild besides tensors and containers, and
@@ -96,6 +97,8 @@ def read_checkpoint(path: str) -> Any:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such file; expected {EXPECTED}.')
+    # Zip CRCs first: damaged bytes are named as such, never half-read.
+    verify_checkpoint(path)
     try:
         with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             return torch.load(path, map_location='cpu', weights_only=True)

@@ -11,6 +11,7 @@ import torch
 
 from converters.authors_cnn import build, randomise, save_cnn_checkpoint
 from noah_mm.converters import convert_checkpoint, load_official
+from noah_mm.engine import CorruptedCheckpointError
 
 
 @pytest.fixture(scope='module')
@@ -167,15 +168,23 @@ def test_safe_globals_are_scoped_to_the_call(tmp_path, authors):
         torch.load(path, weights_only=True)
 
 
+def _flip_middle(data: bytes, count: int = 64) -> bytes:
+    middle = len(data) // 2
+    flipped = bytes(b ^ 0xFF for b in data[middle:middle + count])
+    return data[:middle] + flipped + data[middle + count:]
+
+
 def test_foreign_and_broken_files(tmp_path, authors):
     state = authors.state_dict()
     good = _save(tmp_path / 'good.pth', {'state_dict': state, 'acc': 1.0})
     cases = {
         'missing.pth': (None, FileNotFoundError, 'no such file'),
-        'truncated.pth': (open(good, 'rb').read()[:4096], ValueError,
-                          'not a readable PyTorch checkpoint'),
-        'text.pth': (b'not a checkpoint\n' * 10, ValueError,
-                     'not a readable PyTorch checkpoint'),
+        'truncated.pth': (open(good, 'rb').read()[:4096],
+                          CorruptedCheckpointError, 'truncated|damaged'),
+        'flipped.pth': (_flip_middle(open(good, 'rb').read()),
+                        CorruptedCheckpointError, 'CRC|damaged'),
+        'text.pth': (b'not a checkpoint\n' * 10, CorruptedCheckpointError,
+                     'is not a checkpoint'),
         'list.pth': ([torch.zeros(1)], ValueError, 'holds a list'),
         'both.pth': ({'model': state, 'state_dict': state}, ValueError,
                      'ambiguous'),
