@@ -1,5 +1,5 @@
 # ResNet-50, the NOAH paper's baseline (Table 1): the stock mmpretrain model
-# with the paper's data pipeline and training recipe (SPEC section 3).
+# with the paper's data pipeline and training recipe (appendix A.1.1).
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     '../_base_/datasets/imagenet_bs32_resize256.py',

@@ -1,5 +1,5 @@
 # ShuffleNetV2 1.0x, the NOAH paper's baseline (Table 1): the stock mmpretrain
-# model with the paper's data pipeline and training recipe (SPEC section 3).
+# model with the paper's data pipeline and training recipe (appendix A.1.1).
 _base_ = [
     'mmpretrain::_base_/models/shufflenet_v2_1x.py',
     '../_base_/datasets/imagenet_bs128_resize256.py',

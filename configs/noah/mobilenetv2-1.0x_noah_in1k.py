@@ -1,6 +1,6 @@
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # MobileNetV2 1.0x with NOAH (paper Table 1; N=8, r=1/4): the paper's data
-# pipeline and training recipe (SPEC section 3).
+# pipeline and training recipe (appendix A.1.1).
 _base_ = [
     '../_base_/models/noah_mobilenet_v2_1x.py',
     '../_base_/datasets/imagenet_bs32_resize256.py',

@@ -1,6 +1,6 @@
 custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
 # ResNet-101 with NOAH (paper Table 1; N=4, r=1/8): the paper's data pipeline
-# and training recipe (SPEC section 3).
+# and training recipe (appendix A.1.1).
 _base_ = [
     '../_base_/models/noah_resnet101.py',
     '../_base_/datasets/imagenet_bs32_resize256.py',

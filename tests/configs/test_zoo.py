@@ -242,7 +242,7 @@ RECIPES = {
 
 @pytest.mark.parametrize('family', sorted(RECIPES))
 def test_cnn_recipes_follow_the_paper(family):
-    """SPEC section 3: optimiser, lr, wd, epochs, 8 GPUs x per-GPU batch =
+    """Appendix A.1.1: optimiser, lr, wd, epochs, 8 GPUs x per-GPU batch =
     the paper's batch, head dropout, and the schedule's end."""
     slugs, optim, lr, wd, epochs, batch, dropout = RECIPES[family]
     for slug in slugs:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from noah_mm.models.utils.poca import POCA
 from noah_mm.ops import poca_cpu
 
-# name: (C, H=W, N, r), M = 1000 (SPEC section 2)
+# name: (C, H=W, N, r), M = 1000 (paper Table 1)
 SHAPES = {
     'resnet50': (2048, 7, 4, 1 / 8),
     'mobilenetv2-1.0x': (1280, 7, 8, 1 / 4),

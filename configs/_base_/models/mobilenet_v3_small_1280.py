@@ -1,4 +1,4 @@
-# MobileNetV3-Small as the NOAH paper's baseline (SPEC section 2): GAP, then
+# MobileNetV3-Small as the NOAH paper's baseline (appendix A.1.1): GAP, then
 # 576->1280 + HSwish (+ dropout 0.2), then Linear 1280->1000 (2,946,568
 # params; the paper prints 2.94M). mmpretrain's stock head uses 1024 hidden
 # channels.

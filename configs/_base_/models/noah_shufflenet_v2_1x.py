@@ -1,5 +1,5 @@
 # ShuffleNetV2 1.0x with NOAH (paper Table 1): N=8 POCA blocks, key ratio
-# r=1/4 on the 7x7x1024 map; no GAP neck. SPEC section 3 gives ShuffleNetV2
+# r=1/4 on the 7x7x1024 map; no GAP neck. Appendix A.1.1 gives ShuffleNetV2
 # no head dropout.
 _base_ = ['mmpretrain::_base_/models/shufflenet_v2_1x.py']
 
