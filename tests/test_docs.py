@@ -3,8 +3,9 @@
 pages, and every relative link.
 
 - A ```` ```python ```` block whose code assigns ``_base_`` is a **config**:
-  it is written next to its page (so ``./x.py`` bases resolve as they would
-  for a user), parsed with ``Config.fromfile`` and its model built; a
+  it is written next to its page, or where its first line says it lives
+  (``# configs/finetune/my.py``), so that ``./x.py`` bases resolve as they
+  would for a user; it is parsed with ``Config.fromfile`` and its model built; a
   classifier also runs a forward pass, so a head that cannot read what the
   backbone and neck give fails here.
 - Any other ```` ```python ```` block is **code**: executed from the
@@ -52,6 +53,14 @@ class Snippet(NamedTuple):
     @property
     def is_config(self) -> bool:
         return re.search(r'^_base_\s*=', self.code, re.M) is not None
+
+    @property
+    def folder(self) -> str:
+        """Where a config snippet is written (see the module docstring)."""
+        m = re.match(r'#\s*(configs/\S+\.py)\s*$', self.code.split('\n')[0])
+        if m:
+            return osp.dirname(osp.join(REPO, m.group(1)))
+        return osp.dirname(osp.join(REPO, self.page))
 
 
 def read_snippets(page: str) -> List[Snippet]:
@@ -119,8 +128,7 @@ def test_snippet_runs(snippet: Snippet, monkeypatch, capsys):
         finally:
             os.remove(path)
         return
-    folder = osp.dirname(osp.join(REPO, snippet.page))
-    path = osp.join(folder, f'.test_docs_{uuid.uuid4().hex}.py')
+    path = osp.join(snippet.folder, f'.test_docs_{uuid.uuid4().hex}.py')
     with open(path, 'w', encoding='utf-8') as f:
         f.write(snippet.code + '\n')
     try:
