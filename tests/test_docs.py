@@ -188,8 +188,9 @@ def test_readme_is_short():
 
 
 def test_no_reference_to_documents_outside_the_repository():
-    """The project's files cite the paper, not working notes: the word
-    SPEC appears nowhere in the tracked files."""
+    """The project's files cite the paper, not working notes: the name of
+    the note (upper case, built below) appears nowhere in the tracked
+    files."""
     files = subprocess.run(['git', 'ls-files'], cwd=REPO, capture_output=True,
                            text=True, check=True).stdout.split('\n')
     word = re.compile(r'\b' + 'SP' + r'EC\b')

@@ -89,7 +89,7 @@ def test_model_names_from_the_wheel(wheel_install):
         sys.executable, '-c',
         'import noah_mm; from mmpretrain import get_model, list_models; '
         "m = get_model('resnet18_noah_in1k'); "
-        'print(noah_mm.__file__); print(m.cfg.filename); '
+        'print(noah_mm.__file__); print(m._config.filename); '
         "print(len(list_models('*noah*')))"
     ], cwd=wheel_install['cwd'], env=wheel_install['env'])
     module, config, count = out.strip().splitlines()[-3:]
