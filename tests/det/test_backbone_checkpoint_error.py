@@ -1,6 +1,7 @@
 # Copyright (c) noah_mm contributors. Licensed under the Apache License 2.0.
 """A detection config whose backbone checkpoint does not exist says how to
 point it at one (NOAH_BACKBONE_CKPT), also under mmdet's own train.py."""
+import json
 import os
 import os.path as osp
 import subprocess
@@ -54,11 +55,17 @@ def test_mmdet_train_py_names_the_variable(tiny_coco, tmp_path):
     env['PYTHONPATH'] = os.pathsep.join(
         [ROOT] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
     data_root = osp.join(tiny_coco, '')
+    with open(osp.join(data_root, 'annotations',
+                       'instances_train2017.json')) as f:
+        names = [c['name'] for c in json.load(f)['categories']]
+    classes = '[' + ','.join(names) + ']'
     proc = subprocess.run(
         [sys.executable, train_py, CONFIG, '--work-dir',
          str(tmp_path / 'work'), '--cfg-options',
          f'train_dataloader.dataset.data_root={data_root}',
          f'val_dataloader.dataset.data_root={data_root}',
+         f'train_dataloader.dataset.metainfo.classes={classes}',
+         f'val_dataloader.dataset.metainfo.classes={classes}',
          f'val_evaluator.ann_file={data_root}annotations/'
          'instances_val2017.json',
          'train_dataloader.num_workers=0',
