@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/default_runtime_noah.py',
 ]
 
-# The NOAH paper's DeiT/PVT recipe (SPEC section 3, as in
+# The NOAH paper's DeiT/PVT recipe (appendix A.1.1, as in
 # ../_base_/schedules/deit_pvt_adamw_300e_bs1024.py, which cannot sit beside
 # a full stock config as a base; the LR schedule is shared through a
 # variable): 8 GPUs x 128 = batch 1024, AdamW lr 5e-4 (stock: 1e-3),

@@ -22,4 +22,7 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint=backbone_checkpoint,
-            prefix='backbone.')))
+            prefix='backbone.',
+            # noah_mm's Pretrained: mmengine's, plus an error naming
+            # NOAH_BACKBONE_CKPT when the checkpoint file is missing
+            _scope_='noah_mm')))

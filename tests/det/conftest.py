@@ -56,7 +56,7 @@ def tiny_coco(tmp_path_factory):
 @pytest.fixture(scope='session')
 def r50_cls_work_dir(tmp_path_factory):
     """A classification work dir holding a NOAH ResNet-50 checkpoint: the
-    stock mmpretrain ResNet-50 with NOAHHead (N=4, r=1/8, SPEC §2)."""
+    stock mmpretrain ResNet-50 with NOAHHead (N=4, r=1/8, paper Table 1)."""
     work_dir = tmp_path_factory.mktemp('resnet50_noah_cls')
     model = get_config(
         'mmpretrain::resnet/resnet50_8xb32_in1k.py').model.to_dict()

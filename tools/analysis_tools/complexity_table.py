@@ -21,8 +21,11 @@ is an opaque autograd function to the tracer.
 
 Example::
 
-    python tools/analysis_tools/complexity_table.py                 # README table
+    python tools/analysis_tools/complexity_table.py                 # print it
     python tools/analysis_tools/complexity_table.py --count resnet  # check a family
+    python tools/analysis_tools/complexity_table.py \
+        --update configs/noah/README.md   # rewrite the table between the
+                                          # ZOO_TABLE_BEGIN/END markers
 """
 import argparse
 import contextlib
@@ -147,15 +150,23 @@ def _metrics(model: dict) -> dict:
     return model['Results'][0]['Metrics']
 
 
+#: Markers around the generated table in a Markdown file (``--update``).
+TABLE_BEGIN = '<!-- ZOO_TABLE_BEGIN -->'
+TABLE_END = '<!-- ZOO_TABLE_END -->'
+
+
 def render_table(models: List[dict],
-                 counted: Optional[Dict[str, Tuple[int, int]]] = None
-                 ) -> str:
+                 counted: Optional[Dict[str, Tuple[int, int]]] = None,
+                 link_prefix: str = '') -> str:
     """Markdown table of the metafile's models (one row per config).
 
     Args:
         models (list[dict]): The metafile's ``Models``.
         counted (dict, optional): ``{name: (params, madds)}`` counted here;
             adds two columns.
+        link_prefix (str): Put before the config paths in the links (the
+            path from the Markdown file to the repository root, e.g.
+            ``'../../'``). Defaults to ``''``.
     """
     header = ['Model', 'Head', 'Params', 'MAdds', 'Top-1 (%)', 'Top-5 (%)']
     if counted is not None:
@@ -187,12 +198,42 @@ def render_table(models: List[dict],
         if counted is not None:
             p, m = counted.get(model['Name'], (None, None))
             row += [fmt_params(p) if p else '', fmt_madds(m) if m else '']
-        row.append(f"[config]({model['Config']})")
+        row.append(f"[config]({link_prefix}{model['Config']})")
         lines.append('| ' + ' | '.join(row) + ' |')
     for i, reason in enumerate(notes, 1):
         lines.append('')
         lines.append(f'[{i}] {reason}')
     return '\n'.join(lines)
+
+
+def update_markdown(path: str, table: str) -> bool:
+    """Replace the text between :data:`TABLE_BEGIN` and :data:`TABLE_END`.
+
+    Args:
+        path (str): The Markdown file.
+        table (str): The new table.
+
+    Returns:
+        bool: Whether the file changed.
+
+    Raises:
+        ValueError: The file lacks one of the markers.
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if text.count(TABLE_BEGIN) != 1 or text.count(TABLE_END) != 1 or \
+            text.index(TABLE_BEGIN) > text.index(TABLE_END):
+        raise ValueError(
+            f'{path} must hold the lines {TABLE_BEGIN} and {TABLE_END} once '
+            'each, in that order: the table goes between them.')
+    head, rest = text.split(TABLE_BEGIN)
+    tail = rest.split(TABLE_END)[1]
+    new = f'{head}{TABLE_BEGIN}\n{table}\n{TABLE_END}{tail}'
+    if new == text:
+        return False
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(new)
+    return True
 
 
 def main(argv=None):
@@ -208,6 +249,11 @@ def main(argv=None):
         metavar='SUBSTRING',
         help='also build the models (whose name contains SUBSTRING, all '
         'without one) and count their Params and MAdds at 224x224')
+    parser.add_argument(
+        '--update',
+        metavar='MARKDOWN',
+        help=f'write the table into this file, between {TABLE_BEGIN} and '
+        f'{TABLE_END}, instead of printing it')
     args = parser.parse_args(argv)
     models = load_metafile(args.metafile)
     counted = None
@@ -217,7 +263,15 @@ def main(argv=None):
             m['Name']: count_config(osp.join(REPO, m['Config']))
             for m in models
         }
-    print(render_table(models, counted))
+    if args.update:
+        prefix = osp.relpath(REPO, osp.dirname(osp.abspath(args.update)))
+        prefix = '' if prefix == '.' else prefix + '/'
+        changed = update_markdown(args.update,
+                                  render_table(models, counted, prefix))
+        print(f'{args.update}: ' + ('table updated' if changed else
+                                    'table already up to date'))
+    else:
+        print(render_table(models, counted))
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 # ImageNet-1k with the NOAH paper's standard CNN pipeline (section 4.1,
-# appendix A.1.1, SPEC section 3): resize to 256x256, random 224x224 crop
+# appendix A.1.1): resize to 256x256, random 224x224 crop
 # and horizontal flip for training; the centre 224x224 crop of the resized
 # image for evaluation; top-1 and top-5. 8 GPUs x 32 images = batch 256.
 _base_ = ['mmpretrain::_base_/datasets/imagenet_bs32.py']

@@ -1,5 +1,5 @@
 # The "aggressive" ConvNeXt regime of the NOAH paper's Table 8 (appendix
-# A.1.1, SPEC section 3): AdamW, lr 4e-3, 20 linear warm-up epochs then
+# A.1.1): AdamW, lr 4e-3, 20 linear warm-up epochs then
 # cosine, 300 epochs, batch 4096 (8 GPUs x 512), weight decay 0.05, EMA.
 # Mixup, CutMix, label smoothing and stochastic depth belong to the model;
 # RandAugment and RandomErasing to the data pipeline.

@@ -1,4 +1,4 @@
-# DeiT and PVT recipe of the NOAH paper (appendix A.1.1, SPEC section 3):
+# DeiT and PVT recipe of the NOAH paper (appendix A.1.1):
 # AdamW, lr 5e-4, cosine to zero, 300 epochs, batch 1024 (8 GPUs x 128),
 # weight decay 0.05. Label smoothing (head loss), Mixup and CutMix
 # (model.train_cfg) live in the model; RandAugment and RandomErasing in

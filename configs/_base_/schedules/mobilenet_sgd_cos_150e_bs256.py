@@ -1,4 +1,4 @@
-# MobileNetV2 recipe of the NOAH paper (appendix A.1.1, SPEC section 3): SGD
+# MobileNetV2 recipe of the NOAH paper (appendix A.1.1): SGD
 # momentum 0.9, lr 0.05 with cosine decay to zero, 150 epochs, batch 256
 # (8 GPUs x 32), weight decay 4e-5. Head dropout (0.2) is a head argument.
 optim_wrapper = dict(

@@ -1,4 +1,4 @@
-# MobileNetV3 recipe of the NOAH paper (SPEC section 3): the MobileNetV2
+# MobileNetV3 recipe of the NOAH paper (appendix A.1.1): the MobileNetV2
 # schedule without weight decay on the normalisation layers.
 _base_ = ['./mobilenet_sgd_cos_150e_bs256.py']
 

@@ -1,4 +1,4 @@
-# ResNet recipe of the NOAH paper (appendix A.1.1, SPEC section 3): SGD
+# ResNet recipe of the NOAH paper (appendix A.1.1): SGD
 # momentum 0.9, lr 0.1 divided by 10 every 30 epochs, 100 epochs, batch 256
 # (8 GPUs x 32), weight decay 1e-4. Head dropout (0.1) is a head argument.
 optim_wrapper = dict(

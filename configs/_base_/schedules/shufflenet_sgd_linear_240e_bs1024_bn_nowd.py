@@ -1,4 +1,4 @@
-# ShuffleNetV2 recipe of the NOAH paper (appendix A.1.1, SPEC section 3):
+# ShuffleNetV2 recipe of the NOAH paper (appendix A.1.1):
 # SGD momentum 0.9, lr 0.5 decayed linearly to zero, 240 epochs, batch 1024
 # (8 GPUs x 128), weight decay 4e-5, none on the normalisation layers.
 optim_wrapper = dict(

@@ -1,0 +1,14 @@
+# Fine-tuning recipe (b): NOAH on a folder data set, starting from the NOAH
+# authors' released ResNet-18 + NOAH checkpoint, converted to mmpretrain's
+# layout by tools/model_converters/noah_official_to_mmpretrain.py. Its
+# backbone is loaded; its head, built for ImageNet's 1000 classes, is not: the
+# NOAH head is re-initialised for this data set's classes (10 digits here).
+#
+# A checkpoint converted with --channel-layout split_first also needs
+# model.head.channel_layout='split_first' (the default, group_first, needs
+# nothing).
+_base_ = ['./resnet18_noah_in1k-backbone-pre_digits.py']
+
+checkpoint = 'checkpoints/resnet18_noah_converted.pth'
+
+model = dict(backbone=dict(init_cfg=dict(checkpoint=checkpoint)))
