@@ -47,14 +47,14 @@ complexity_table = load_tool('tools/analysis_tools/complexity_table.py')
 
 def _classification_configs():
     """Every classification config under configs/: not the shared
-    ``_base_`` pieces, not mmdet's configs (configs/det/ or any config that
-    inherits ``mmdet::``)."""
+    ``_base_`` pieces, not mmdet's configs (configs/det/, configs/reid/ or
+    any config that inherits ``mmdet::``)."""
     found = []
     for path in sorted(glob.glob(osp.join(CONFIGS, '**', '*.py'),
                                  recursive=True)):
         rel = osp.relpath(path, REPO)
         parts = rel.split(osp.sep)
-        if '_base_' in parts or parts[1] == 'det':
+        if '_base_' in parts or parts[1] in ('det', 'reid'):
             continue
         with open(path) as f:
             if 'mmdet::' in f.read():
