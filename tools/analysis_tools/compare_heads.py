@@ -31,8 +31,8 @@ Resuming: a run with a ``test_metrics.json`` is finished and skipped, so the
 same command continues an interrupted comparison. An unfinished run starts
 again from scratch, or continues from its newest checkpoint with
 ``--resume``. The settings of every run (config, seed, ``--cfg-options``)
-are recorded in ``compare_run.json``; a work directory made with other
-settings is refused rather than mixed in.
+are recorded in ``compare_run.json``; a run folder made with another seed
+or other ``--cfg-options`` is refused rather than mixed in.
 
 The end is a table (mean +- sample std of top-1, and of top-5 where the
 configs report it; the paired difference A - B with its interval; a verdict),
@@ -375,9 +375,9 @@ def plan_runs(config_a: str, config_b: str, seeds: int,
 
 
 def run_settings(run: Run, cfg_options: Sequence[str]) -> dict:
-    """What makes a run what it is; compared when a work dir is reused."""
-    return dict(config=osp.abspath(run.config), seed=run.seed,
-                cfg_options=list(cfg_options))
+    """What makes a run what it is besides its config (whose name is the
+    folder's); compared when a work dir is reused."""
+    return dict(seed=run.seed, cfg_options=list(cfg_options))
 
 
 def _read_json(path: str) -> dict:
@@ -453,7 +453,8 @@ def execute(run: Run, cfg_options: Sequence[str], resume: bool) -> dict:
     an interrupted run is never taken for a finished one.
     """
     os.makedirs(run.work_dir, exist_ok=True)
-    record = check_record(run, cfg_options) or run_settings(run, cfg_options)
+    record = check_record(run, cfg_options) or dict(
+        config=run.config, **run_settings(run, cfg_options))
     _write_json(record, run.record_file)
     log_path = osp.join(run.work_dir, RUN_LOG)
     py = sys.executable

@@ -66,10 +66,13 @@ def test_paired_difference_by_hand_resolved_both_ways():
     swapped = compare.paired_difference(b, a)
     assert swapped['ci'] == pytest.approx([-mean - half, -mean + half])
     assert swapped['verdict'] == 'B better'
-    # a 99% interval is wider: t(0.995, 2 dof) = 9.9248 from the table
+    # a 99% interval is wider: t(0.995, 2 dof) = 9.9248 from the table,
+    # half-width 9.9248 / 6 = 1.654, still above zero
     wide = compare.paired_difference(a, b, confidence=0.99)
     assert wide['t_quantile'] == pytest.approx(9.9248432, abs=1e-6)
-    assert wide['verdict'] == 'no difference resolved at this K'
+    half = 9.9248432 * std / math.sqrt(3)
+    assert wide['ci'] == pytest.approx([mean - half, mean + half])
+    assert wide['verdict'] == 'A better'
 
 
 def test_verdict_rules():
