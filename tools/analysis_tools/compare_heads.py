@@ -253,7 +253,7 @@ def plot_summary(summary: dict, out: str) -> str:
         ax_acc.plot([0, 1], [a_val, b_val], color='0.75', lw=1, zorder=1)
     for x, label, color in ((0, 'A', 'tab:orange'), (1, 'B', 'tab:blue')):
         ax_acc.scatter([x] * len(seeds), conf[label]['top1'], color=color,
-                       zorder=2, label=f'{label}: per seed')
+                       zorder=2)
         ax_acc.hlines(conf[label]['top1_mean'], x - 0.2, x + 0.2,
                       color='black', lw=2, zorder=3)
     ax_acc.set_xticks([0, 1], [f'A\n{conf["A"]["name"]}',
@@ -272,7 +272,8 @@ def plot_summary(summary: dict, out: str) -> str:
     ax_diff.set_xticks([])
     ax_diff.set_xlim(-0.6, 0.6)
     ax_diff.set(ylabel='A - B top-1 (points)', title=d['verdict'])
-    ax_diff.legend(loc='best', fontsize=8)
+    ax_diff.legend(loc='upper center', bbox_to_anchor=(0.5, -0.03),
+                   fontsize=8, frameon=False)
     for ax in (ax_acc, ax_diff):
         ax.grid(alpha=0.3, axis='y')
     fig.suptitle(f'paired comparison over {len(seeds)} seeds')
