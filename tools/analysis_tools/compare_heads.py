@@ -16,16 +16,16 @@ on its last checkpoint, in ``DIR/<config name>/seed<s>/`` (logs, checkpoints,
 (relative data paths in the configs resolve as for ``tools/train.py``).
 
 Pairing: run ``s`` of both configs gets ``randomness.seed=s``. mmengine seeds
-Python, NumPy and torch with it before the dataloaders are built; the
-default sampler (``DefaultSampler`` without a ``seed``) draws its shuffling
-seed from that state, and the random augmentations draw from NumPy's global
-generator (or from workers seeded from the same seed), so seed ``s`` of A and
-seed ``s`` of B read the images in the same order with the same crops as
-long as the two configs share the data settings. What differs is only what
-the configs differ in (the head, its initialisation and dropout). The
-per-seed differences then cancel the seed-to-seed variation both heads
-share, and the interval is a t interval with ``K - 1`` degrees of freedom
-on those differences.
+Python, NumPy and torch with it, gives it to the train sampler as its
+shuffling seed (unless the config sets ``sampler.seed`` itself) and seeds the
+dataloader workers from it; the random augmentations draw from NumPy's
+generator in the main process (``num_workers=0``) or in those workers. So
+seed ``s`` of A and seed ``s`` of B read the images in the same order with
+the same crops as long as the two configs share the data settings. What
+differs is only what the configs differ in (the head, its initialisation
+and dropout). The per-seed differences then cancel the seed-to-seed
+variation both heads share, and the interval is a t interval with ``K - 1``
+degrees of freedom on those differences.
 
 Resuming: a run with a ``test_metrics.json`` is finished and skipped, so the
 same command continues an interrupted comparison. An unfinished run starts
