@@ -210,8 +210,8 @@ def format_table(summary: dict) -> str:
     lines.append('')
     has_top5 = 'top5' in conf['A']
     width = max(len(conf[k]['name']) for k in 'AB') + 2
-    lines += [f'{"":4}{"config":<{width}}{"top-1 (%)":>16}' +
-             (f'{"top-5 (%)":>16}' if has_top5 else '')]
+    header = f'{"":4}{"config":<{width}}{"top-1 (%)":>16}'
+    lines.append(header + (f'{"top-5 (%)":>16}' if has_top5 else ''))
     for label in 'AB':
         c = conf[label]
         row = f'{label:<4}{c["name"]:<{width}}' \
