@@ -7,8 +7,6 @@ _base_ = [
     './_base_/schedules/market1501_amsgrad_150e.py',
     './_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
-default_scope = 'mmdet'
 
 # The ONE variable to set: the ImageNet classification checkpoint the
 # backbone starts from (an mmpretrain checkpoint, e.g. of

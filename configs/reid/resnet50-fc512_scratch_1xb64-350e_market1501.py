@@ -7,5 +7,3 @@ _base_ = [
     './_base_/schedules/market1501_sgd_350e.py',
     './_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['noah_mm'], allow_failed_imports=False)
-default_scope = 'mmdet'
