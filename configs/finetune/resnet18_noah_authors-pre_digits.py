@@ -3,10 +3,8 @@
 # layout by tools/model_converters/noah_official_to_mmpretrain.py. Its
 # backbone is loaded; its head, built for ImageNet's 1000 classes, is not: the
 # NOAH head is re-initialised for this data set's classes (10 digits here).
-#
-# A checkpoint converted with --channel-layout split_first also needs
-# model.head.channel_layout='split_first' (the default, group_first, needs
-# nothing).
+# The converter writes the channel order of our stock configs, so nothing
+# else changes.
 _base_ = ['./resnet18_noah_in1k-backbone-pre_digits.py']
 
 checkpoint = 'checkpoints/resnet18_noah_converted.pth'
