@@ -7,6 +7,7 @@
 # else changes.
 _base_ = ['./resnet18_noah_in1k-backbone-pre_digits.py']
 
-checkpoint = 'checkpoints/resnet18_noah_converted.pth'
+# the converter's output for the authors' ResNet-18 + NOAH file
+checkpoint = 'checkpoints/resnet18_noah_in1k.pth'
 
 model = dict(backbone=dict(init_cfg=dict(checkpoint=checkpoint)))
