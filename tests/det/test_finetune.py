@@ -86,7 +86,7 @@ def test_family_trains_and_evaluates(config, segm, det_tool, tiny_coco,
     ckpt = r50_cls_work_dir['checkpoint']
     assert f'load backbone. in model from: {ckpt}' in log
     assert re.search(r'backbone\.layer4\.2\.conv3\.weight - torch\.Size'
-                     r'\(\[2048, 512, 1, 1\]\): \s*PretrainedInit: load from '
+                     r'\(\[2048, 512, 1, 1\]\): \s*BackbonePretrainedInit: load from '
                      + re.escape(ckpt), log)
     assert 'backbone: 318 of 318 tensors loaded from' in log
     # the classes came from the data set (3 shapes), not COCO's 80

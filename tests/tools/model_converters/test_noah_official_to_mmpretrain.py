@@ -55,7 +55,7 @@ def test_folder_mode(tmp_path, capsys):
         str(src / 'noah_shufflenetv2_100' / 'model_best.pth.tar')
     }  # notes.txt is not a checkpoint name
     assert 'failed' in lines[str(src / 'broken.pth')]
-    assert 'not a readable PyTorch checkpoint' in lines[str(src /
+    assert 'is not a checkpoint' in lines[str(src /
                                                           'broken.pth')]
     line = lines[str(src / 'noah_shufflenetv2_100' / 'model_best.pth.tar')]
     assert 'converted' in line and 'noah/shufflenetv2-1.0x_noah_in1k.py' \
